@@ -1,0 +1,1 @@
+export { flushMicrotasks, ManualClock } from './manual-clock.js';
