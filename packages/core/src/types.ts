@@ -25,7 +25,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /**
  * The contract between `createPolicy` and a circuit breaker.
- * Hot path: `acquire()` then exactly one of `onSuccess` / `onFailure` with the permit it returned.
+ * Hot path: `acquire(now)` then exactly one of `onSuccess` / `onFailure` with the permit it returned.
  */
 export interface BreakerLike {
   readonly name: string;
@@ -34,11 +34,11 @@ export interface BreakerLike {
    * Admits one call, synchronously. Returns a permit (0: normal call, 1: half-open probe).
    * @throws BallastError `BALLAST_CIRCUIT_OPEN` (retryable, `retryAfterMs` = remaining open time) when it must not run.
    */
-  acquire(): number;
+  acquire(nowMs: number): number;
   /** The admitted call succeeded after `durationMs` (slow calls still count towards the slow-call rate). */
-  onSuccess(permit: number, durationMs: number): void;
+  onSuccess(permit: number, durationMs: number, nowMs: number): void;
   /** The admitted call failed. The breaker classifies `error`; ignored errors release a probe without counting. */
-  onFailure(permit: number, durationMs: number, error: unknown): void;
+  onFailure(permit: number, durationMs: number, nowMs: number, error: unknown): void;
   /**
    * Optional: breakers that can only observe outcomes by running the work themselves (opossum) wrap it.
    * When present, `createPolicy` calls `wrap(work)` instead of `acquire`/`onSuccess`/`onFailure`.
