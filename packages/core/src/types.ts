@@ -20,7 +20,7 @@ export type ErrorVerdict = 'failure' | 'ignore';
 /** Decides whether an error is the dependency's failure. */
 export type ErrorClassifier = (error: unknown) => ErrorVerdict;
 
-/** The breaker's states. `isolated` is a manual hold-open; `disabled` lets everything through. */
+/** The breaker's states. `isolated` is a manual hold-open until `reset()`. */
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /**

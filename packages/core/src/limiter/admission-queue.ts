@@ -1,0 +1,218 @@
+import type { Clock, TimerHandle } from '../clock.js';
+import { abortedError, type ShedReason } from '../errors.js';
+import type { LimiterPermit } from '../types.js';
+import { CoDel } from './codel.js';
+import { DeadlineHeap } from './deadline-heap.js';
+import type { ResolvedLimiterOptions } from './limiter-options.js';
+import { RingDeque } from './ring-deque.js';
+import type { ServiceTimeEstimator } from './service-time.js';
+import { Waiter } from './waiter.js';
+
+const LOWEST = 3;
+
+/** Builds (and accounts for) the error of a shed call. */
+export type ShedFn = (priority: number, reason: ShedReason) => Error;
+
+/**
+ * The bounded admission queue: one deque per priority, CoDel per deque, adaptive LIFO, shedding of waiters that
+ * cannot meet their deadline, and ONE clock timer for the earliest queued deadline. Which priority is served is
+ * the limiter's decision; the queue decides which waiter of that priority. Internal.
+ */
+export class AdmissionQueue {
+  /** Live waiters per priority. */
+  readonly queuedBy = [0, 0, 0, 0];
+  size = 0;
+  aborted = 0;
+  readonly #queues = [
+    new RingDeque<Waiter>(),
+    new RingDeque<Waiter>(),
+    new RingDeque<Waiter>(),
+    new RingDeque<Waiter>(),
+  ];
+  readonly #codel: (CoDel | undefined)[];
+  readonly #deadlines = new DeadlineHeap<Waiter>();
+  readonly #clock: Clock;
+  readonly #serviceTime: ServiceTimeEstimator | undefined;
+  readonly #caps: readonly number[];
+  readonly #total: number;
+  readonly #lifo: 'adaptive' | boolean;
+  readonly #standingTargetMs: number;
+  readonly #name: string;
+  readonly #shed: ShedFn;
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(o: ResolvedLimiterOptions, standingTargetMs: number, shed: ShedFn) {
+    this.#clock = o.clock;
+    this.#serviceTime = o.serviceTime;
+    this.#caps = o.queueCaps;
+    this.#total = o.totalQueue;
+    this.#lifo = o.lifo;
+    this.#standingTargetMs = standingTargetMs;
+    this.#name = o.name;
+    this.#shed = shed;
+    const codel = o.codel;
+    this.#codel = this.#queues.map(() => (codel ? new CoDel(codel.targetMs, codel.intervalMs) : undefined));
+  }
+
+  /** True when a waiter with this deadline cannot be served in time (remaining below the expected service time). */
+  tooLate(deadlineAt: number, now: number): boolean {
+    const remaining = deadlineAt - now;
+    return remaining <= 0 || remaining < (this.#serviceTime?.expectedMs ?? 0);
+  }
+
+  /**
+   * Queues a call of priority `p`, evicting the oldest waiter of the lowest priority below `p` when the queue
+   * is full. Returns the waiter's promise, or the reason the call itself is shed.
+   */
+  offer(
+    p: number,
+    deadlineAt: number,
+    now: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LimiterPermit> | ShedReason {
+    if (this.tooLate(deadlineAt, now)) return 'deadline';
+    if ((this.queuedBy[p] as number) >= (this.#caps[p] as number)) return 'queue-full';
+    if (this.size >= this.#total && !this.#evictBelow(p)) return 'queue-full';
+    const w = new Waiter(p, deadlineAt, now, signal, this.#onAbort);
+    this.#queues[p]?.pushBack(w);
+    this.queuedBy[p] = (this.queuedBy[p] as number) + 1;
+    this.size++;
+    if (deadlineAt !== Number.POSITIVE_INFINITY) {
+      this.#deadlines.push(w);
+      this.#armTimer(now);
+    }
+    signal?.addEventListener('abort', w);
+    return w.promise;
+  }
+
+  /**
+   * Removes and returns the next waiter of priority `p`, shedding on the way those that can no longer meet
+   * their deadline and those CoDel drops from the head. Newest first while a standing queue exists.
+   */
+  take(p: number, now: number): Waiter | undefined {
+    const queue = this.#queues[p] as RingDeque<Waiter>;
+    const codel = this.#codel[p];
+    for (;;) {
+      const head = liveFront(queue);
+      if (head === undefined) return undefined;
+      if (this.tooLate(head.deadlineAt, now)) {
+        this.#shedWaiter(head, 'deadline');
+        continue;
+      }
+      const sojourn = now - head.enqueuedAt;
+      if (codel?.shouldDrop(now, sojourn, this.queuedBy[p] as number)) {
+        this.#shedWaiter(head, 'limit');
+        continue;
+      }
+      const lifo =
+        this.#lifo === true ||
+        (this.#lifo === 'adaptive' && (codel?.dropping === true || sojourn > this.#standingTargetMs));
+      let w = head;
+      if (lifo) {
+        w = liveBack(queue) as Waiter;
+        if (this.tooLate(w.deadlineAt, now)) {
+          this.#shedWaiter(w, 'deadline');
+          continue;
+        }
+      }
+      if (w === head) queue.popFront();
+      else queue.popBack();
+      this.#leave(w);
+      return w;
+    }
+  }
+
+  #evictBelow(p: number): boolean {
+    for (let q = LOWEST; q > p; q--) {
+      if (this.queuedBy[q] === 0) continue;
+      const victim = liveFront(this.#queues[q] as RingDeque<Waiter>);
+      if (victim === undefined) continue;
+      this.#shedWaiter(victim, 'priority');
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes a waiter out of every index; its deque entry is skipped lazily or dropped by compaction. */
+  #leave(w: Waiter): void {
+    const p = w.priority;
+    w.queued = false;
+    this.queuedBy[p] = (this.queuedBy[p] as number) - 1;
+    this.size--;
+    if (w.heapIndex >= 0) {
+      this.#deadlines.remove(w);
+      if (this.#deadlines.size === 0) this.#clearTimer();
+    }
+    w.signal?.removeEventListener('abort', w);
+    const queue = this.#queues[p] as RingDeque<Waiter>;
+    const left = this.queuedBy[p] as number;
+    if (left === 0) {
+      queue.clear();
+      this.#codel[p]?.reset();
+    } else if (queue.length > 64 && queue.length > 4 * left) queue.retain(isQueued);
+  }
+
+  #shedWaiter(w: Waiter, reason: ShedReason): void {
+    this.#leave(w);
+    w.reject(this.#shed(w.priority, reason));
+  }
+
+  readonly #onAbort = (w: Waiter): void => {
+    if (!w.queued) return;
+    this.#leave(w);
+    this.aborted++;
+    w.reject(abortedError(this.#name, w.signal?.reason));
+  };
+
+  /** Arms the one timer for the earliest deadline; a stale earlier timer simply re-arms when it fires. */
+  #armTimer(now: number): void {
+    const first = this.#deadlines.peek();
+    if (first === undefined) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= first.deadlineAt) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerAt = first.deadlineAt;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, first.deadlineAt - now);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    for (let w = this.#deadlines.peek(); w !== undefined && w.deadlineAt <= now; w = this.#deadlines.peek())
+      this.#shedWaiter(w, 'deadline');
+    this.#armTimer(now);
+  };
+}
+
+function liveFront(queue: RingDeque<Waiter>): Waiter | undefined {
+  for (let w = queue.peekFront(); w !== undefined; w = queue.peekFront()) {
+    if (w.queued) return w;
+    queue.popFront();
+  }
+  return undefined;
+}
+
+function liveBack(queue: RingDeque<Waiter>): Waiter | undefined {
+  for (let w = queue.peekBack(); w !== undefined; w = queue.peekBack()) {
+    if (w.queued) return w;
+    queue.popBack();
+  }
+  return undefined;
+}
+
+function isQueued(w: Waiter): boolean {
+  return w.queued;
+}
