@@ -149,6 +149,21 @@ describe('createPolicy', () => {
     expect(policy.stats().counts).toMatchObject({ failures: 3, circuitOpen: 1 });
   });
 
+  it('a successful probe through the policy closes the breaker after the break duration', async () => {
+    const clock = new ManualClock();
+    const policy = createPolicy({
+      clock,
+      breaker: { consecutiveFailures: 2, breakDurationMs: 1_000, jitter: 0 },
+      retry: false,
+    });
+    for (let i = 0; i < 2; i++) await rejection(policy.execute(() => Promise.reject(new Error('down'))));
+    expect(policy.breaker?.state).toBe('open');
+    clock.advance(1_000);
+    await expect(policy.execute(() => 'probe')).resolves.toBe('probe');
+    expect(policy.breaker?.state).toBe('closed');
+    await expect(policy.execute(() => 'after')).resolves.toBe('after');
+  });
+
   it('sheds with BALLAST_SHED when the limit is reached and the queue is full', async () => {
     const clock = new ManualClock();
     const policy = createPolicy({ clock, limiter: { limit: 1, maxQueue: 0 } });
