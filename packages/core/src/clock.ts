@@ -45,7 +45,10 @@ const markStale = (): void => {
 function nowOncePerTurn(): number {
   if (!turnStale) return turnNow;
   turnStale = false;
-  setImmediate(markStale).unref();
+  // Ref'd on purpose: an unref'd immediate does not stop the loop from blocking in poll, so a value read in a
+  // timer callback would be handed to the next socket callback however long the wait. A ref'd immediate runs
+  // in this same turn and cannot keep the process alive past it.
+  setImmediate(markStale);
   turnNow = performance.now();
   return turnNow;
 }

@@ -6,7 +6,9 @@ import { ManualClock } from './testing/manual-clock.js';
 function entry(deadlineAt: number, fired: number[]): Expirable {
   return {
     deadlineAt,
-    wheelSlot: undefined,
+    wheelSlot: -1,
+    wheelPrev: undefined,
+    wheelNext: undefined,
     expire() {
       fired.push(deadlineAt);
     },
@@ -26,14 +28,15 @@ describe('DeadlineWheel', () => {
     expect(wheel.size).toBe(0);
   });
 
-  it('stops its timer when nothing is pending', () => {
+  it('stops its timer at the first tick that finds nothing pending', () => {
     const clock = new ManualClock();
     const wheel = new DeadlineWheel(clock, 2, 16);
     const e = entry(10, []);
     wheel.add(e);
     expect(clock.pendingTimers).toBe(1);
     wheel.remove(e);
-    clock.advance(2);
+    expect(wheel.size).toBe(0);
+    clock.advance(10);
     expect(clock.pendingTimers).toBe(0);
   });
 
@@ -67,7 +70,7 @@ describe('DeadlineWheel', () => {
     expect(fired).toEqual([100]);
   });
 
-  it('property: every entry expires exactly once, within one tick after its deadline', () => {
+  it('property: every unremoved entry expires exactly once, within one tick after its deadline; removed ones never', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ at: fc.integer({ min: 0, max: 500 }), removed: fc.boolean() }), {
@@ -82,7 +85,9 @@ describe('DeadlineWheel', () => {
           const all = entries.map(({ at, removed }) => {
             const e: Expirable = {
               deadlineAt: at + 1,
-              wheelSlot: undefined,
+              wheelSlot: -1,
+              wheelPrev: undefined,
+              wheelNext: undefined,
               expire() {
                 firedAt.set(e, [...(firedAt.get(e) ?? []), clock.now()]);
               },

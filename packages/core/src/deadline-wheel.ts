@@ -1,23 +1,30 @@
 import type { Clock, TimerHandle } from './clock.js';
 
-/** Something with a deadline that the wheel calls once when it passes, unless removed first. */
+/**
+ * Something with a deadline that the wheel calls once when it passes, unless removed first. The wheel links
+ * entries through their own fields (an intrusive list), so adding and removing allocate nothing.
+ */
 export interface Expirable {
   /** Absolute clock time in ms. */
   readonly deadlineAt: number;
   expire(): void;
-  /** Set by the wheel: the slot holding it, so removal is O(1). */
-  wheelSlot: Set<Expirable> | undefined;
+  /** Owned by the wheel: the slot holding the entry (-1: none) and its neighbours in that slot. */
+  wheelSlot: number;
+  wheelPrev: Expirable | undefined;
+  wheelNext: Expirable | undefined;
 }
 
 /**
  * A coarse hashed timing wheel: one clock timer for every pending deadline of the process, ticking every
- * `tickMs` only while something is pending. Adding and removing are O(1) set operations — no timer, no
- * closure per call. An entry expires on the first tick at or after its deadline (late by < `tickMs`).
+ * `tickMs` while anything is pending. Add and remove are O(1) pointer updates on the entry itself: no timer,
+ * closure, set or array operation per call, and an entry removed at once can be collected young. The timer
+ * stops only at a tick that finds the wheel empty, so calls that come and go do not re-arm it each time.
+ * An entry expires on the first tick at or after its deadline (late by less than `tickMs`).
  */
 export class DeadlineWheel {
   readonly #clock: Clock;
   readonly #tickMs: number;
-  readonly #slots: Set<Expirable>[];
+  readonly #heads: (Expirable | undefined)[];
   #size = 0;
   /** The tick number processed last. */
   #cursor = -1;
@@ -27,7 +34,7 @@ export class DeadlineWheel {
   constructor(clock: Clock, tickMs = 2, slotCount = 1024) {
     this.#clock = clock;
     this.#tickMs = tickMs;
-    this.#slots = Array.from({ length: slotCount }, () => new Set<Expirable>());
+    this.#heads = new Array<Expirable | undefined>(slotCount).fill(undefined);
   }
 
   get size(): number {
@@ -37,47 +44,60 @@ export class DeadlineWheel {
   add(entry: Expirable): void {
     const now = this.#clock.now();
     if (entry.deadlineAt <= now) {
-      entry.wheelSlot = undefined;
       entry.expire();
       return;
     }
-    if (this.#size === 0) this.#cursor = Math.floor(now / this.#tickMs);
-    // Deadlines beyond one revolution land in an earlier slot and are re-checked (not expired) when visited.
-    const tick = Math.ceil(entry.deadlineAt / this.#tickMs);
-    const slot = this.#slots[tick % this.#slots.length] as Set<Expirable>;
-    slot.add(entry);
-    entry.wheelSlot = slot;
-    this.#size++;
-    if (this.#timer === undefined) this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
+    if (this.#timer === undefined) {
+      this.#cursor = Math.floor(now / this.#tickMs);
+      this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
+    }
+    // Deadlines beyond one revolution land in an earlier slot and are kept (not expired) when visited early.
+    this.#link(entry, Math.ceil(entry.deadlineAt / this.#tickMs) % this.#heads.length);
   }
 
   remove(entry: Expirable): void {
     const slot = entry.wheelSlot;
-    if (slot === undefined) return;
-    entry.wheelSlot = undefined;
-    if (slot.delete(entry)) this.#size--;
+    if (slot < 0) return;
+    const { wheelPrev: prev, wheelNext: next } = entry;
+    if (prev === undefined) this.#heads[slot] = next;
+    else prev.wheelNext = next;
+    if (next !== undefined) next.wheelPrev = prev;
+    entry.wheelSlot = -1;
+    entry.wheelPrev = undefined;
+    entry.wheelNext = undefined;
+    this.#size--;
+  }
+
+  #link(entry: Expirable, slot: number): void {
+    const head = this.#heads[slot];
+    entry.wheelSlot = slot;
+    entry.wheelPrev = undefined;
+    entry.wheelNext = head;
+    if (head !== undefined) head.wheelPrev = entry;
+    this.#heads[slot] = entry;
+    this.#size++;
   }
 
   #tick(): void {
     this.#timer = undefined;
+    if (this.#size === 0) return;
     const now = this.#clock.now();
     const last = Math.floor(now / this.#tickMs);
-    const n = this.#slots.length;
+    const n = this.#heads.length;
     // Visit every tick since the last one, but never more than one revolution.
-    const first = Math.max(this.#cursor + 1, last - n + 1);
-    for (let t = first; t <= last && this.#size > 0; t++) {
-      const slot = this.#slots[t % n] as Set<Expirable>;
-      if (slot.size === 0) continue;
-      for (const entry of slot) {
-        if (entry.deadlineAt > now) continue;
-        slot.delete(entry);
-        entry.wheelSlot = undefined;
-        this.#size--;
-        entry.expire();
+    for (let t = Math.max(this.#cursor + 1, last - n + 1); t <= last && this.#size > 0; t++) {
+      let entry = this.#heads[t % n];
+      while (entry !== undefined) {
+        const next = entry.wheelNext;
+        if (entry.deadlineAt <= now) {
+          this.remove(entry);
+          entry.expire();
+        }
+        entry = next;
       }
     }
     this.#cursor = last;
-    if (this.#size > 0) this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
+    this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
   }
 }
 

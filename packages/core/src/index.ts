@@ -24,7 +24,7 @@ export {
 // Errors, classification, time, events
 export { defaultClassifier, NOT_SENT_ERROR_CODES, TRANSIENT_ERROR_CODES } from './classify.js';
 export type { Clock, TimerHandle } from './clock.js';
-export { systemClock } from './clock.js';
+export { preciseClock, systemClock } from './clock.js';
 export type { BallastErrorCode, BallastErrorOptions, ShedReason } from './errors.js';
 export { BallastError, isBallastError } from './errors.js';
 export type { Listener, Unsubscribe } from './events.js';
@@ -37,7 +37,14 @@ export type {
   LatencyTracker,
   LatencyTrackerOptions,
 } from './hedge/index.js';
-export { createHedge, createLatencyTracker, DEFAULT_HEDGE } from './hedge/index.js';
+export {
+  createHedge,
+  createLatencyTracker,
+  DEFAULT_HEDGE,
+  DEFAULT_LATENCY_TRACKER,
+  NO_HEDGE,
+  runHedged,
+} from './hedge/index.js';
 // Concurrency limiter and admission queue
 export type {
   AimdLimitOptions,
@@ -98,6 +105,7 @@ export {
   NO_RETRY_DEADLINE,
   NO_RETRY_NOT_RETRYABLE,
   NO_RETRY_UNSAFE,
+  retryBudgetExhaustedError,
   retryGiveUpReason,
 } from './retry/index.js';
 export type {

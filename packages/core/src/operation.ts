@@ -25,7 +25,12 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal;
  */
 export class Operation implements AttemptContext, Expirable {
   attempt = 1;
-  wheelSlot: Set<Expirable> | undefined = undefined;
+  /** True once the policy finished with the work (see {@link Operation.settle}). */
+  settled = false;
+  wheelSlot = -1;
+  wheelPrev: Expirable | undefined = undefined;
+  wheelNext: Expirable | undefined = undefined;
+  #wheel: DeadlineWheel | undefined = undefined;
   /** Set once the deadline passed or the caller aborted: the error the call ended with. */
   ended: BallastError | undefined = undefined;
   #controller: AbortController | undefined = undefined;
@@ -64,51 +69,49 @@ export class Operation implements AttemptContext, Expirable {
 
   /**
    * Settles with `work`, unless the deadline passes or the caller aborts first: then rejects at once while
-   * `work` goes on until it notices the aborted signal (its permit is released only then).
+   * `work` goes on until it notices the aborted signal. The policy calls {@link Operation.settle} when `work`
+   * is done with its permits, which stops the deadline and the caller's signal from counting it any more.
    */
   race<T>(work: Promise<T>, wheel: DeadlineWheel): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    const caller = this.callerSignal;
+    if (caller?.aborted) {
+      this.#end(abortedError(this.source, caller.reason));
+    } else if (caller !== undefined) {
+      this.#onCallerAbort = () => this.#end(abortedError(this.source, caller.reason));
+      caller.addEventListener('abort', this.#onCallerAbort, { once: true });
+    }
+    const raced = new Promise<T>((resolve, reject) => {
       this.#reject = reject;
-      work.then(
-        (value) => {
-          this.#settle(wheel);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.#settle(wheel);
-          reject(error);
-        },
-      );
-      const caller = this.callerSignal;
-      if (caller !== undefined) {
-        if (caller.aborted) {
-          this.#end(abortedError(this.source, caller.reason));
-          return;
-        }
-        this.#onCallerAbort = () => this.#end(abortedError(this.source, caller.reason));
-        caller.addEventListener('abort', this.#onCallerAbort, { once: true });
-      }
-      if (this.deadlineAt !== Number.POSITIVE_INFINITY && this.ended === undefined) wheel.add(this);
+      // The promise's own functions, no wrappers: a later call to either is a no-op.
+      work.then(resolve, reject);
     });
+    if (this.ended !== undefined) this.#reject?.(this.ended);
+    else if (this.deadlineAt !== Number.POSITIVE_INFINITY) {
+      this.#wheel = wheel;
+      wheel.add(this);
+    }
+    return raced;
   }
 
-  #settle(wheel: DeadlineWheel): void {
-    wheel.remove(this);
-    if (this.#onCallerAbort !== undefined)
-      this.callerSignal?.removeEventListener('abort', this.#onCallerAbort);
+  /** The work is done: the deadline and the caller's signal no longer apply. */
+  settle(): void {
+    this.settled = true;
     this.#reject = undefined;
+    this.#wheel?.remove(this);
+    if (this.#onCallerAbort !== undefined) {
+      this.callerSignal?.removeEventListener('abort', this.#onCallerAbort);
+      this.#onCallerAbort = undefined;
+    }
   }
 
   #end(error: BallastError): void {
-    if (this.ended !== undefined) return;
+    if (this.ended !== undefined || this.settled) return;
     this.ended = error;
-    if (this.#reject !== undefined && this.endings !== undefined) {
+    if (this.endings !== undefined) {
       if (error.code === 'BALLAST_DEADLINE_EXCEEDED') this.endings.deadlineExceeded++;
       else this.endings.aborted++;
     }
     this.#controller?.abort(error);
-    const reject = this.#reject;
-    this.#reject = undefined;
-    reject?.(error);
+    this.#reject?.(error);
   }
 }

@@ -203,8 +203,26 @@ describe('createPolicy', () => {
     const bad = await rejection(policy.execute(() => 1, { priority: 'urgent' as never }));
     expect(isBallastError(bad, 'BALLAST_INVALID_ARGUMENT')).toBe(true);
     expect((bad as Error).message).toContain('priority');
-    const neg = await rejection(policy.execute(() => 1, { deadlineMs: -5 }));
-    expect((neg as Error).message).toContain('deadlineMs');
+    const nan = await rejection(policy.execute(() => 1, { deadlineMs: Number.NaN }));
+    expect((nan as Error).message).toContain('deadlineMs');
+  });
+
+  it('a deadline already spent (0 or negative) fails at once without running the work', async () => {
+    const policy = createPolicy({ clock: new ManualClock() });
+    let ran = false;
+    for (const deadlineMs of [0, -5]) {
+      const error = await rejection(
+        policy.execute(
+          () => {
+            ran = true;
+          },
+          { deadlineMs },
+        ),
+      );
+      expect(isBallastError(error, 'BALLAST_DEADLINE_EXCEEDED')).toBe(true);
+    }
+    expect(ran).toBe(false);
+    expect(policy.stats().counts).toMatchObject({ calls: 2, deadlineExceeded: 2 });
   });
 
   it.each([
