@@ -231,6 +231,77 @@ describe('admission queue', () => {
     expect(fifo.log).toEqual(['a']);
   });
 
+  it('a newcomer whose expected wait exceeds its deadline is shed on arrival', async () => {
+    const { limiter, log, track } = setup({ expectedServiceTime: { initialMs: 20 } });
+    for (let i = 0; i < 4; i++) track(`w${i}`, 'interactive', 10_000);
+    // 4 waiters ahead × 20 ms / limit 1 = 80 ms of waiting, plus 20 ms of service: 100 ms needed
+    track('short', 'interactive', 90);
+    track('enough', 'interactive', 150);
+    await flushMicrotasks();
+    expect(log).toEqual(['short:deadline']);
+    expect(limiter.queued).toBe(5);
+    // a higher priority is not behind the interactive queue
+    track('critical', 'critical', 30);
+    await flushMicrotasks();
+    expect(log).toEqual(['short:deadline']);
+  });
+
+  it('with a standing queue a newcomer beyond the target wait is shed on arrival, not after waiting', async () => {
+    const { clock, limiter, log, track } = setup({ expectedServiceTime: { initialMs: 2 } });
+    // 2 ms per slot and a 5 ms target: a third waiter would be served at 6 ms. While the queue is young it is a
+    // burst, and the queue absorbs it.
+    track('a', 'interactive');
+    track('b', 'interactive');
+    track('c', 'interactive');
+    clock.advance(60);
+    track('d', 'interactive');
+    await flushMicrotasks();
+    expect(log).toEqual([]);
+    // calls have found the limit full at least once an interval for a whole interval: a standing queue
+    clock.advance(50);
+    track('e', 'interactive');
+    await flushMicrotasks();
+    expect(log).toEqual(['e:limit']);
+    expect(limiter.queued).toBe(4);
+    expect(limiter.stats().shed.limit.interactive).toBe(1);
+  });
+
+  it('a newcomer that would wait longer than the CoDel interval is shed on arrival', async () => {
+    const { limiter, log, track } = setup({ expectedServiceTime: { initialMs: 30 } });
+    for (let i = 0; i < 4; i++) track(`w${i}`, 'interactive', 10_000);
+    track('late', 'interactive', 10_000); // 4 × 30 ms = 120 ms > 100 ms
+    await flushMicrotasks();
+    expect(log).toEqual(['late:limit']);
+    expect(limiter.queued).toBe(4);
+  });
+
+  it('once the queue is standing, adaptive LIFO serves FIFO again: admission keeps every waiter within the target', async () => {
+    const { clock, limiter, log, track, held } = setup();
+    const a = track('a', 'interactive');
+    clock.advance(60);
+    track('b', 'interactive');
+    clock.advance(60); // standing; both waited past the target
+    track('c', 'interactive');
+    limiter.release(held, 'ignore', 0);
+    await flushMicrotasks();
+    expect(log).toEqual(['a']);
+    limiter.release(a.permit as LimiterPermit, 'ignore', 0);
+    await flushMicrotasks();
+    expect(log[1]).toBe('b');
+  });
+
+  it('lifo: true in a standing queue sheds an overtaken waiter past the target instead of starving it', async () => {
+    const { clock, limiter, log, track, held } = setup({ lifo: true });
+    track('a', 'interactive');
+    clock.advance(60);
+    track('b', 'interactive');
+    clock.advance(60);
+    track('c', 'interactive');
+    limiter.release(held, 'ignore', 0);
+    await flushMicrotasks();
+    expect(log).toEqual(['a:limit', 'b:limit', 'c']);
+  });
+
   it('drains the queue when the limit grows', async () => {
     let limit = 1;
     const algorithm = {

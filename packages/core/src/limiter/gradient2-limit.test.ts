@@ -70,3 +70,61 @@ describe('gradient2Limit', () => {
     expect(algo.limit).toBe(20);
   });
 });
+
+/** A server whose knee is `knee` in flight: RTT = base × inflight / knee beyond it (as benchmarks' SimServer). */
+function saturate(algo: ReturnType<typeof gradient2Limit>, n: number, baseMs: number, knee = 10): number[] {
+  const limits: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const inflight = Math.max(1, Math.floor(algo.limit)); // the limiter is always full under overload
+    algo.onSample(baseMs * Math.max(1, inflight / knee), inflight, false);
+    limits.push(algo.limit);
+  }
+  return limits;
+}
+
+describe('gradient2Limit drift guard', () => {
+  it('does not drift above the knee under sustained proportional slowdown', () => {
+    const algo = gradient2Limit();
+    const limits = saturate(algo, 50_000, 10);
+    // it settles where RTT ≈ tolerance × no-load RTT plus the queue allowance (1.5 × 10 + 4 ≈ 19; the integer
+    // in-flight makes it step around that), and stays there: no growth between the 5th and the 50th thousand
+    const late = limits.slice(5_000);
+    expect(Math.max(...late)).toBeLessThan(23);
+    expect(Math.max(...limits.slice(45_000))).toBeLessThanOrEqual(Math.max(...limits.slice(5_000, 10_000)));
+    expect(algo.noLoadRttMs).toBeCloseTo(10, 0);
+  });
+
+  it("Netflix's plain Gradient2 (probeInterval: Infinity) drifts to maxLimit under the same load", () => {
+    const algo = gradient2Limit({ probeInterval: Number.POSITIVE_INFINITY });
+    saturate(algo, 50_000, 10);
+    expect(algo.limit).toBeGreaterThan(100);
+    expect(algo.noLoadRttMs).toBeNaN();
+  });
+
+  it('the no-load RTT rises at the next probe when the dependency truly got slower', () => {
+    const algo = gradient2Limit({ probeInterval: 1_000 });
+    saturate(algo, 5_000, 10);
+    saturate(algo, 3_000, 30);
+    expect(algo.noLoadRttMs).toBeGreaterThan(25);
+    const limits = saturate(algo, 5_000, 30);
+    expect(Math.min(...limits.slice(-1_000))).toBeGreaterThanOrEqual(9);
+    expect(Math.max(...limits)).toBeLessThanOrEqual(21);
+  });
+
+  it('a probe halves the limit until calls started at that concurrency have completed, then restores it', () => {
+    const algo = gradient2Limit({ initialLimit: 40, maxLimit: 40, probeInterval: 20 });
+    feed(algo, 29, 10); // 10 warm-up samples, then the 20th sample since starts a probe
+    expect(algo.limit).toBe(20);
+    algo.onSample(10, 40, false); // a call that started before the probe does not count
+    for (let i = 0; i < 39; i++) algo.onSample(12, 20, false);
+    expect(algo.limit).toBe(20);
+    algo.onSample(12, 20, false);
+    expect(algo.limit).toBe(40);
+    expect(algo.noLoadRttMs).toBe(12);
+  });
+
+  it('rejects an invalid probeInterval', () => {
+    expect(() => gradient2Limit({ probeInterval: 0 })).toThrow(/gradient2\.probeInterval/);
+    expect(() => gradient2Limit({ probeInterval: 1.5 })).toThrow(/gradient2\.probeInterval/);
+  });
+});

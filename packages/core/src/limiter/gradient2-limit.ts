@@ -18,6 +18,14 @@ export interface Gradient2LimitOptions {
   longWindow?: number | undefined;
   /** Headroom added to every estimate so the limit can grow (a number, or a function of the current limit). @default 4 */
   queueSize?: number | ((limit: number) => number) | undefined;
+  /**
+   * Samples between two no-load probes (Ballast's drift guard, not in Netflix's Gradient2): every
+   * `probeInterval` samples the limit is halved until `max(10, 2 × halved limit)` calls started at that
+   * concurrency have completed; their mean RTT becomes the no-load RTT, which caps the long RTT. `Infinity`
+   * turns the guard off (plain Netflix Gradient2, whose limit drifts upward under sustained overload).
+   * @default 1000
+   */
+  probeInterval?: number | undefined;
 }
 
 /** Defaults of {@link gradient2Limit}. */
@@ -29,15 +37,19 @@ export const DEFAULT_GRADIENT2_LIMIT = Object.freeze({
   smoothing: 0.2,
   longWindow: 600,
   queueSize: 4,
+  probeInterval: 1000,
 } as const);
 
-/** The algorithm returned by {@link gradient2Limit}; `longRttMs` is exposed for diagnostics. */
+/** The algorithm returned by {@link gradient2Limit}; the RTT estimates are exposed for diagnostics. */
 export interface Gradient2Limit extends LimitAlgorithm {
   /** The long-term RTT average in milliseconds (0 before the first sample). */
   readonly longRttMs: number;
+  /** The no-load RTT estimate in milliseconds that caps the long RTT (NaN until measured or when disabled). */
+  readonly noLoadRttMs: number;
 }
 
 const WARMUP_SAMPLES = 10;
+const PROBE_MIN_SAMPLES = 10;
 
 /**
  * Gradient2 (Netflix concurrency-limits): compares the latest RTT to a long exponential average of RTTs.
@@ -45,6 +57,17 @@ const WARMUP_SAMPLES = 10;
  * The limit does not move while the caller is app-limited (in-flight below half the limit), and a long RTT
  * far above the current one (over 2×) decays by 5 % a sample so the limit recovers after a latency shift.
  * Drops are ignored: RTT alone drives it.
+ *
+ * Deviation from Netflix — the drift guard: the long RTT used in the gradient is capped at a no-load RTT
+ * measured by periodic probes (as Netflix's older `GradientLimit` and BBR's ProbeRTT do). Under sustained
+ * overload every RTT is inflated by the queueing the limit itself causes, so a plain long average follows it,
+ * `tolerance × longRtt / rtt` returns to 1 and `queueSize` pushes the limit up without end. With the cap, the
+ * limit settles where RTT ≈ `tolerance ×` the no-load RTT (plus the queue allowance). Every `probeInterval`
+ * samples the limit is halved until enough calls started at the halved concurrency have completed; their mean
+ * RTT (a mean, not a minimum, so a dependency with widely spread RTTs is not judged by its fastest call) is the
+ * new no-load RTT, so the estimate rises when the dependency truly got slower. Halving is enough: the probe
+ * measures at most `RTT(limit / 2)`, and `limit ≈ queueSize + tolerance × RTT(limit / 2)` has a bounded fixed
+ * point because `tolerance / 2 < 1`. The first no-load estimate is the warm-up average.
  * @throws BallastError `BALLAST_INVALID_ARGUMENT` naming `gradient2.<option>` when an option is invalid.
  * @example
  * const limiter = createLimiter({ limit: gradient2Limit({ maxLimit: 64 }) });
@@ -60,11 +83,41 @@ export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit 
   const rawQueue = o.queueSize ?? d.queueSize;
   const queueSize: (limit: number) => number =
     typeof rawQueue === 'function' ? rawQueue : constant(checkNumber('gradient2.queueSize', rawQueue, 0));
+  const rawProbe = o.probeInterval ?? d.probeInterval;
+  const probeInterval =
+    rawProbe === Number.POSITIVE_INFINITY ? rawProbe : checkInteger('gradient2.probeInterval', rawProbe, 1);
+  const guard = probeInterval !== Number.POSITIVE_INFINITY;
   const factor = 2 / (longWindow + 1);
 
   let limit = initialLimit;
   let longRtt = 0;
   let samples = 0;
+  let noLoadRtt = Number.NaN;
+  let sinceProbe = 0;
+  // Probe state: the limit to restore, the concurrency probed, and the samples seen / taken.
+  let probing = false;
+  let savedLimit = 0;
+  let probeInflight = 0;
+  let probeSeen = 0;
+  let probeCount = 0;
+  let probeSum = 0;
+
+  /** One sample during a probe: only calls that started at the probed concurrency measure the no-load RTT. */
+  function probeSample(rttMs: number, inflight: number): void {
+    probeSeen++;
+    if (inflight <= probeInflight) {
+      probeCount++;
+      probeSum += rttMs;
+    }
+    const wanted = Math.max(PROBE_MIN_SAMPLES, 2 * probeInflight);
+    // The calls in flight when the probe began drain first; give up if too few qualifying samples ever come.
+    if (probeCount < wanted && probeSeen < 4 * (savedLimit + wanted)) return;
+    if (probeCount > 0) noLoadRtt = probeSum / probeCount;
+    probing = false;
+    limit = savedLimit;
+    sinceProbe = 0;
+  }
+
   return {
     get limit() {
       return limit;
@@ -72,19 +125,40 @@ export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit 
     get longRttMs() {
       return longRtt;
     },
+    get noLoadRttMs() {
+      return noLoadRtt;
+    },
     onSample(rttMs: number, inflight: number): void {
       if (!(rttMs > 0)) return;
       // Simple average while warming up, then an exponential average over `longWindow` samples.
       if (samples < WARMUP_SAMPLES) {
         samples++;
         longRtt += (rttMs - longRtt) / samples;
+        if (guard && samples === WARMUP_SAMPLES) noLoadRtt = longRtt;
       } else {
         longRtt = longRtt * (1 - factor) + rttMs * factor;
       }
       // After a long overload the average sits far above today's RTT; pull it down faster than the EMA would.
       if (longRtt / rttMs > 2) longRtt *= 0.95;
+      if (probing) {
+        probeSample(rttMs, inflight);
+        return;
+      }
+      if (guard && noLoadRtt > 0 && ++sinceProbe >= probeInterval) {
+        probing = true;
+        savedLimit = limit;
+        limit = Math.max(minLimit, limit / 2);
+        probeInflight = Math.max(1, Math.floor(limit));
+        probeSeen = 0;
+        probeCount = 0;
+        probeSum = 0;
+        return;
+      }
       if (inflight < limit / 2) return; // app-limited: the RTT says nothing about how far we could go
-      const gradient = Math.max(0.5, Math.min(1, (tolerance * longRtt) / rttMs));
+      // Drift guard (see the TSDoc): measured in overload-sim, the uncapped long RTT followed the self-inflicted
+      // RTT and the limit climbed to 60–85 against a server whose knee is 10 (in-flight peak 107, p50 49 ms).
+      const reference = Number.isNaN(noLoadRtt) ? longRtt : Math.min(noLoadRtt, longRtt);
+      const gradient = Math.max(0.5, Math.min(1, (tolerance * reference) / rttMs));
       const estimate = limit * gradient + queueSize(limit);
       const next = limit * (1 - smoothing) + estimate * smoothing;
       limit = Math.max(minLimit, Math.min(maxLimit, next));

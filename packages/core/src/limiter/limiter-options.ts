@@ -56,9 +56,17 @@ export interface LimiterOptions {
   partitions?: PartitionShares | undefined;
   /** Queue bound: a number is the total over all priorities. @default 1000 */
   maxQueue?: number | MaxQueueOptions | undefined;
-  /** CoDel on each priority queue, or `false` to disable. @default { targetMs: 5, intervalMs: 100 } */
+  /**
+   * CoDel on each priority queue, or `false` to disable. Besides head drops, it sheds newcomers on arrival
+   * (`'limit'`) whose expected wait exceeds the interval, or the target while a standing queue exists.
+   * @default { targetMs: 5, intervalMs: 100 }
+   */
   codel?: CoDelOptions | false | undefined;
-  /** Serve newest first: always (`true`), never (`false`), or while a standing queue exists. @default 'adaptive' */
+  /**
+   * Serve newest first: always (`true`), never (`false`), or while a queue builds up past the CoDel target and
+   * is not yet standing (`'adaptive'`; once standing, admission keeps it short and FIFO serves everyone in time).
+   * @default 'adaptive'
+   */
   lifo?: 'adaptive' | boolean | undefined;
   /** Permits `critical` may hold above the limit (0: critical too stays within the limit). @default 0 */
   criticalOverdraft?: number | undefined;

@@ -10,7 +10,7 @@ import {
 } from '../types.js';
 import { AdmissionQueue } from './admission-queue.js';
 import type { LimitAlgorithm } from './limit-algorithm.js';
-import { DEFAULT_LIMITER, type LimiterOptions, resolveLimiterOptions } from './limiter-options.js';
+import { type LimiterOptions, resolveLimiterOptions } from './limiter-options.js';
 import { type LimiterEvents, type LimiterStats, type PerPriority, perPriority } from './limiter-stats.js';
 import type { ServiceTimeEstimator } from './service-time.js';
 import { Permit } from './waiter.js';
@@ -90,8 +90,7 @@ class AdaptiveLimiter implements Limiter {
     this.#serviceTime = o.serviceTime;
     this.#shares = o.shares;
     this.#overdraft = o.criticalOverdraft;
-    const standingTargetMs = o.codel?.targetMs ?? DEFAULT_LIMITER.codel.targetMs;
-    this.#queue = new AdmissionQueue(o, standingTargetMs, (p, reason) => this.#shedError(p, reason));
+    this.#queue = new AdmissionQueue(o, (p, reason) => this.#shedError(p, reason));
     this.#setLimit(this.#algorithm.limit, false);
   }
 
@@ -136,7 +135,7 @@ class AdaptiveLimiter implements Limiter {
     if (signal?.aborted) return Promise.reject(abortedError(this.name, signal.reason));
     const permit = this.#tryAcquire(p);
     if (permit !== undefined) return Promise.resolve(permit);
-    const queued = this.#queue.offer(p, deadlineAt, this.#clock.now(), signal);
+    const queued = this.#queue.offer(p, deadlineAt, this.#clock.now(), signal, this.#limit);
     return typeof queued === 'string' ? Promise.reject(this.#shedError(p, queued)) : queued;
   }
 
