@@ -17,10 +17,11 @@ export type BallastErrorCode =
 
 /**
  * Why a call was shed before it reached the dependency.
- * - `queue-full`: the admission queue of its priority was at capacity.
+ * - `queue-full`: the admission queue (or its priority's share of it) was at capacity.
  * - `deadline`: its remaining deadline was shorter than the expected wait plus service time.
- * - `priority`: a higher priority needed the slot (lower priorities are shed first).
- * - `limit`: the concurrency limit was reached and the call asked not to queue, or CoDel dropped it.
+ * - `priority`: a higher-priority arrival evicted it from a full queue (lower priorities are shed first).
+ * - `limit`: a standing queue: on arrival its expected wait exceeded CoDel's target (or interval), or CoDel
+ *   dropped it from the head.
  */
 export type ShedReason = 'queue-full' | 'deadline' | 'priority' | 'limit';
 

@@ -62,12 +62,22 @@ describe('gradient2Limit', () => {
     expect(algo.limit).toBeGreaterThanOrEqual(4);
   });
 
-  it('ignores drops and non-positive RTTs', () => {
+  it('ignores drops, negative and NaN RTTs', () => {
     const algo = gradient2Limit();
-    algo.onSample(0, 20, true);
+    algo.onSample(-1, 20, true);
     algo.onSample(Number.NaN, 20, true);
     expect(algo.longRttMs).toBe(0);
     expect(algo.limit).toBe(20);
+  });
+
+  it('a zero RTT (finished within its turn) grows a limit in use but stays out of the averages', () => {
+    const algo = gradient2Limit();
+    for (let i = 0; i < 100; i++) algo.onSample(0, 20, false);
+    expect(algo.longRttMs).toBe(0);
+    expect(algo.limit).toBeGreaterThan(40);
+    const idle = gradient2Limit();
+    idle.onSample(0, 2, false); // app-limited: no growth
+    expect(idle.limit).toBe(20);
   });
 });
 

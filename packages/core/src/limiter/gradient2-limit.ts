@@ -129,7 +129,15 @@ export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit 
       return noLoadRtt;
     },
     onSample(rttMs: number, inflight: number): void {
-      if (!(rttMs > 0)) return;
+      if (!(rttMs > 0)) {
+        // A call that finished in the turn it started (the system clock is read once per turn) carries no
+        // latency, but it did not queue anywhere: grow as a sample at the reference RTT would, keep it out of
+        // the averages. Without this, in-memory work never raised the limit above its initial value.
+        if (rttMs === 0 && !probing && inflight >= limit / 2) {
+          limit = Math.min(maxLimit, limit + queueSize(limit) * smoothing);
+        }
+        return;
+      }
       // Simple average while warming up, then an exponential average over `longWindow` samples.
       if (samples < WARMUP_SAMPLES) {
         samples++;

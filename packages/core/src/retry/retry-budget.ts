@@ -129,6 +129,9 @@ class BucketedRetryBudget implements RetryBudget {
   readonly #retries: Float64Array;
   /** Number of the newest bucket seen (`floor(nowMs / bucketMs)`); -Infinity before the first call. */
   #head = Number.NEGATIVE_INFINITY;
+  /** The last time `#advance` saw and the slot it returned (a later time may have moved `#head` since). */
+  #lastNow = Number.NaN;
+  #lastSlot = 0;
   #requestTotal = 0;
   #retryTotal = 0;
 
@@ -141,7 +144,8 @@ class BucketedRetryBudget implements RetryBudget {
   }
 
   deposit(nowMs: number): void {
-    const slot = this.#advance(nowMs);
+    // Calls of one event-loop turn share a clock reading: skip the bucket arithmetic when it repeats.
+    const slot = nowMs === this.#lastNow ? this.#lastSlot : this.#advance(nowMs);
     this.#requests[slot] = (this.#requests[slot] as number) + 1;
     this.#requestTotal++;
   }
@@ -183,7 +187,9 @@ class BucketedRetryBudget implements RetryBudget {
       }
       this.#head = bucket;
     }
-    return mod(this.#head, n);
+    this.#lastNow = nowMs;
+    this.#lastSlot = mod(this.#head, n);
+    return this.#lastSlot;
   }
 }
 
