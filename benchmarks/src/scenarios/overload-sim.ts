@@ -273,6 +273,14 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       op: '>=',
       description: 'share of the phase-2 (0.5x) requests Ballast answers within their deadline',
     },
+    {
+      name: 'ballast-reject-p99-vs-deadline',
+      // Rejections must come at once, not after a wait: p99 as a share of the 200 ms deadline (goal < 1 ms).
+      value: round((Number(ballast?.[0].rejectP99Ms) || DEADLINE_MS) / DEADLINE_MS, 4),
+      bar: 0.025,
+      op: '<=',
+      description: 'Ballast rejection latency p99 / the call deadline, 3x load (0.025 = 5 ms of 200 ms)',
+    },
   ];
   const b1 = ballast?.[0];
   const overloadLimits = (
