@@ -70,6 +70,41 @@ describe('DeadlineWheel', () => {
     expect(fired).toEqual([100]);
   });
 
+  it('an expiry that adds a new deadline (re-entrantly) does not start a second timer chain', () => {
+    const clock = new ManualClock();
+    const wheel = new DeadlineWheel(clock, 2, 16);
+    const chain = (at: number): Expirable => ({
+      deadlineAt: at,
+      wheelSlot: -1,
+      wheelPrev: undefined,
+      wheelNext: undefined,
+      expire() {
+        wheel.add(chain(clock.now() + 10));
+      },
+    });
+    wheel.add(chain(5));
+    for (let i = 0; i < 5; i++) {
+      clock.advance(10);
+      expect(clock.pendingTimers).toBe(1);
+    }
+  });
+
+  it('an expiry that removes the next entry of its slot does not hide the rest of the slot', () => {
+    const clock = new ManualClock();
+    const wheel = new DeadlineWheel(clock, 2, 16);
+    const fired: number[] = [];
+    const c = entry(10, fired);
+    const b = entry(10, fired);
+    // Linked at the head: the slot reads a, b, c. a's expiry removes b.
+    const a: Expirable = { ...entry(10, fired), expire: () => wheel.remove(b) };
+    wheel.add(c);
+    wheel.add(b);
+    wheel.add(a);
+    clock.advance(12);
+    expect(fired).toEqual([10]); // c expired in this tick, b never
+    expect(wheel.size).toBe(0);
+  });
+
   it('property: every unremoved entry expires exactly once, within one tick after its deadline; removed ones never', () => {
     fc.assert(
       fc.property(

@@ -29,6 +29,7 @@ export class DeadlineWheel {
   /** The tick number processed last. */
   #cursor = -1;
   #timer: TimerHandle | undefined;
+  #ticking = false;
   readonly #onTick = (): void => this.#tick();
 
   constructor(clock: Clock, tickMs = 2, slotCount = 1024) {
@@ -47,7 +48,8 @@ export class DeadlineWheel {
       entry.expire();
       return;
     }
-    if (this.#timer === undefined) {
+    // While a tick runs (an expiry's abort listener may start another call), the tick re-arms the timer itself.
+    if (this.#timer === undefined && !this.#ticking) {
       this.#cursor = Math.floor(now / this.#tickMs);
       this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
     }
@@ -81,23 +83,34 @@ export class DeadlineWheel {
   #tick(): void {
     this.#timer = undefined;
     if (this.#size === 0) return;
-    const now = this.#clock.now();
-    const last = Math.floor(now / this.#tickMs);
-    const n = this.#heads.length;
-    // Visit every tick since the last one, but never more than one revolution.
-    for (let t = Math.max(this.#cursor + 1, last - n + 1); t <= last && this.#size > 0; t++) {
-      let entry = this.#heads[t % n];
-      while (entry !== undefined) {
-        const next = entry.wheelNext;
-        if (entry.deadlineAt <= now) {
-          this.remove(entry);
-          entry.expire();
+    this.#ticking = true;
+    try {
+      const now = this.#clock.now();
+      const last = Math.floor(now / this.#tickMs);
+      const n = this.#heads.length;
+      // Visit every tick since the last one, but never more than one revolution.
+      for (let t = Math.max(this.#cursor + 1, last - n + 1); t <= last && this.#size > 0; t++) {
+        const slot = t % n;
+        let entry = this.#heads[slot];
+        while (entry !== undefined) {
+          const next = entry.wheelNext;
+          if (entry.deadlineAt <= now) {
+            this.remove(entry);
+            entry.expire();
+            // An expiry may settle other calls and so unlink `next`: start over from the slot's head.
+            if (next !== undefined && next.wheelSlot !== slot) {
+              entry = this.#heads[slot];
+              continue;
+            }
+          }
+          entry = next;
         }
-        entry = next;
       }
+      this.#cursor = last;
+    } finally {
+      this.#ticking = false;
     }
-    this.#cursor = last;
-    this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
+    if (this.#timer === undefined) this.#timer = this.#clock.setTimeout(this.#onTick, this.#tickMs);
   }
 }
 

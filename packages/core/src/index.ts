@@ -31,11 +31,14 @@ export type { Listener, Unsubscribe } from './events.js';
 // Hedging
 export type {
   Hedge,
+  HedgeAdmit,
+  HedgeAttemptContext,
   HedgeEvents,
   HedgeOptions,
   HedgeQuantile,
   LatencyTracker,
   LatencyTrackerOptions,
+  TrackedHedgedCall,
 } from './hedge/index.js';
 export {
   createHedge,
@@ -44,6 +47,7 @@ export {
   DEFAULT_LATENCY_TRACKER,
   NO_HEDGE,
   runHedged,
+  runHedgedTracked,
 } from './hedge/index.js';
 // Concurrency limiter and admission queue
 export type {

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { DeadlineWheel, Expirable } from './deadline-wheel.js';
 import { abortedError, type BallastError, deadlineError } from './errors.js';
 
@@ -13,29 +13,40 @@ export interface AttemptContext {
   readonly attempt: number;
   /** Absolute deadline in clock ms (`Infinity` when none). */
   readonly deadlineAt: number;
-  /** Milliseconds left before the deadline (`Infinity` when none); never negative. */
+  /** Milliseconds left before the deadline (`Infinity` when none); never negative. Call it as a method. */
   remainingMs(): number;
 }
 
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+/**
+ * The one signal that never aborts: the signal of every context without a deadline or a caller signal. Code that
+ * would listen on a context's signal can skip it when it is this one (a listener on it would never fire and
+ * would pile up, since every such call shares it).
+ */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /**
  * One logical call through a policy: its deadline, the caller's signal and a lazily created AbortController.
  * It is the attempt context the work function receives (no extra object per attempt unless hedging).
+ *
+ * Life cycle: `arm()` registers the deadline and the caller's signal before the work starts; `race()` wraps the
+ * work's promise; `settle()` runs when the policy is done with the work (permits released), after which nothing
+ * of the operation is referenced from the wheel or the caller's signal.
  */
 export class Operation implements AttemptContext, Expirable {
   attempt = 1;
   /** True once the policy finished with the work (see {@link Operation.settle}). */
   settled = false;
+  /** Set once the deadline passed or the caller aborted: the error the call ended with. */
+  ended: BallastError | undefined = undefined;
   wheelSlot = -1;
   wheelPrev: Expirable | undefined = undefined;
   wheelNext: Expirable | undefined = undefined;
   #wheel: DeadlineWheel | undefined = undefined;
-  /** Set once the deadline passed or the caller aborted: the error the call ended with. */
-  ended: BallastError | undefined = undefined;
   #controller: AbortController | undefined = undefined;
   #reject: ((error: unknown) => void) | undefined = undefined;
   #onCallerAbort: (() => void) | undefined = undefined;
+  /** Wakes a back-off sleep early when the call ends. */
+  #wake: (() => void) | undefined = undefined;
 
   constructor(
     readonly source: string,
@@ -67,34 +78,55 @@ export class Operation implements AttemptContext, Expirable {
     this.#end(deadlineError(this.source));
   }
 
-  /**
-   * Settles with `work`, unless the deadline passes or the caller aborts first: then rejects at once while
-   * `work` goes on until it notices the aborted signal. The policy calls {@link Operation.settle} when `work`
-   * is done with its permits, which stops the deadline and the caller's signal from counting it any more.
-   */
-  race<T>(work: Promise<T>, wheel: DeadlineWheel): Promise<T> {
+  /** Registers the deadline and the caller's signal. Call before starting the work. */
+  arm(wheel: DeadlineWheel): void {
     const caller = this.callerSignal;
-    if (caller?.aborted) {
-      this.#end(abortedError(this.source, caller.reason));
-    } else if (caller !== undefined) {
+    if (caller !== undefined) {
+      if (caller.aborted) {
+        this.#end(abortedError(this.source, caller.reason));
+        return;
+      }
       this.#onCallerAbort = () => this.#end(abortedError(this.source, caller.reason));
       caller.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
-    const raced = new Promise<T>((resolve, reject) => {
-      this.#reject = reject;
-      // The promise's own functions, no wrappers: a later call to either is a no-op.
-      work.then(resolve, reject);
-    });
-    if (this.ended !== undefined) this.#reject?.(this.ended);
-    else if (this.deadlineAt !== Number.POSITIVE_INFINITY) {
+    if (this.deadlineAt !== Number.POSITIVE_INFINITY) {
       this.#wheel = wheel;
       wheel.add(this);
     }
-    return raced;
+  }
+
+  /**
+   * Settles with `work`, unless the deadline passes or the caller aborts first: then rejects at once while
+   * `work` goes on until it notices the aborted signal (its permits are released only then).
+   */
+  race<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // The promise's own functions, no wrappers: a later call to either is a no-op.
+      work.then(resolve, reject);
+      if (this.settled) return;
+      if (this.ended !== undefined) reject(this.ended);
+      else this.#reject = reject;
+    });
+  }
+
+  /** Sleeps `ms`, or less if the call ends first (the caller then sees `ended`). */
+  sleep(ms: number): Promise<void> {
+    if (this.ended !== undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let handle: TimerHandle;
+      const wake = (): void => {
+        this.#wake = undefined;
+        this.clock.clearTimeout(handle);
+        resolve();
+      };
+      handle = this.clock.setTimeout(wake, ms);
+      this.#wake = wake;
+    });
   }
 
   /** The work is done: the deadline and the caller's signal no longer apply. */
   settle(): void {
+    if (this.settled) return;
     this.settled = true;
     this.#reject = undefined;
     this.#wheel?.remove(this);
@@ -113,5 +145,7 @@ export class Operation implements AttemptContext, Expirable {
     }
     this.#controller?.abort(error);
     this.#reject?.(error);
+    this.#reject = undefined;
+    this.#wake?.();
   }
 }

@@ -31,7 +31,8 @@ export interface BreakerLike {
   readonly name: string;
   readonly state: BreakerState;
   /**
-   * Admits one call, synchronously. Returns a permit (0: normal call, 1: half-open probe).
+   * Admits one call, synchronously. Returns a non-negative permit that the breaker reads back in `onSuccess` /
+   * `onFailure`. Ballast's breaker: 0: a normal call; > 0: a half-open probe of a given episode.
    * @throws BallastError `BALLAST_CIRCUIT_OPEN` (retryable, `retryAfterMs` = remaining open time) when it must not run.
    */
   acquire(nowMs: number): number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BallastError, shedError } from '../errors.js';
-import { boom, fail, openBreaker, rejection, setup } from './circuit-breaker.test-helpers.js';
+import { boom, fail, openBreaker, rejection, setup, succeed } from './circuit-breaker.test-helpers.js';
 
 describe('half-open', () => {
   it('admits halfOpenProbes probes at once; everyone else fails fast', () => {
@@ -72,6 +72,99 @@ describe('half-open', () => {
     breaker.onFailure(breaker.acquire(clock.now()), 1, clock.now(), shedError('limit', 'x'));
     expect(breaker.state).toBe('half-open');
     expect(breaker.acquire(clock.now())).toBe(1);
+  });
+});
+
+describe('late results across half-open episodes', () => {
+  it('a late result from an earlier half-open episode does not decide the current one', () => {
+    // Opened at 1000 for 1000 ms; slow calls take 2000 ms or more.
+    const { clock, breaker, changes } = openBreaker({ breakDurationMs: 1000 });
+    clock.advance(1000);
+    const p1Start = clock.now();
+    const p1 = breaker.acquire(p1Start); // P1 hangs
+    clock.advance(1000); // its lease ends
+    const p2 = breaker.acquire(clock.now());
+    breaker.onFailure(p2, 1, clock.now(), boom); // P2 fails: open for 2000
+    expect(breaker.stats().breakDurationMs).toBe(2000);
+    clock.advance(2000);
+    const p3 = breaker.acquire(clock.now()); // the next half-open episode
+    expect(breaker.state).toBe('half-open');
+    clock.advance(100);
+    breaker.onSuccess(p1, clock.now() - p1Start, clock.now()); // P1 answers after 3100 ms: slow
+    expect(clock.now() - p1Start).toBe(3100);
+    expect(breaker.state).toBe('half-open');
+    breaker.onSuccess(p3, 100, clock.now());
+    expect(breaker.state).toBe('closed');
+    expect(changes.map((c) => `${c.from}>${c.to}:${c.reason}`)).toEqual([
+      'closed>open:consecutive-failures',
+      'open>half-open:open-expired',
+      'half-open>open:probe-failed',
+      'open>half-open:open-expired',
+      'half-open>closed:probe-succeeded',
+    ]);
+    // 0 is a normal call; each episode's probes carry their own positive permit.
+    expect(p1).toBeGreaterThan(0);
+    expect(p3).toBeGreaterThan(0);
+    expect(p3).not.toBe(p1);
+  });
+
+  it('a late success from an earlier half-open episode does not count towards closing the current one', () => {
+    const { clock, breaker } = openBreaker({ halfOpenProbes: 2 });
+    clock.advance(5000);
+    const old = breaker.acquire(clock.now());
+    breaker.recordHealthCheck(false, clock.now()); // reopens for 10000 while `old` runs
+    clock.advance(10_000);
+    const a = breaker.acquire(clock.now());
+    const b = breaker.acquire(clock.now());
+    breaker.onSuccess(old, 1, clock.now());
+    breaker.onSuccess(a, 1, clock.now());
+    expect(breaker.state).toBe('half-open'); // b has not answered yet
+    expect(breaker.stats().probesInFlight).toBe(1);
+    breaker.onSuccess(b, 1, clock.now());
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a probe still running from an earlier episode does not hold up a slot of the current one', () => {
+    const { clock, breaker } = openBreaker();
+    clock.advance(5000);
+    const old = breaker.acquire(clock.now()); // hangs through the episode
+    breaker.recordHealthCheck(false, clock.now());
+    breaker.recordHealthCheck(true, clock.now()); // the next episode
+    const probe = breaker.acquire(clock.now());
+    breaker.onFailure(probe, 1, clock.now(), shedError('limit', 'x')); // frees its slot, decides nothing
+    expect(breaker.acquire(clock.now())).toBe(probe); // the slot is free again
+    breaker.onFailure(old, 1, clock.now(), shedError('limit', 'x')); // the old probe's late result frees nothing
+    expect(() => breaker.acquire(clock.now())).toThrow(BallastError);
+    expect(breaker.state).toBe('half-open');
+  });
+
+  it('a normal call that started before the breaker opened and ends during half-open does not decide it', () => {
+    const { clock, breaker, changes } = setup({ consecutiveFailures: 1 });
+    const slowFailure = breaker.acquire(clock.now());
+    const success = breaker.acquire(clock.now());
+    expect([slowFailure, success]).toEqual([0, 0]);
+    fail(breaker, clock); // opens for 5000
+    clock.advance(5000);
+    const probe = breaker.acquire(clock.now());
+    expect(probe).toBeGreaterThan(0);
+    breaker.onFailure(slowFailure, 5000, clock.now(), boom);
+    breaker.onSuccess(success, 1, clock.now());
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.stats().probesInFlight).toBe(1); // the probe still holds its slot
+    expect(() => breaker.acquire(clock.now())).toThrow(BallastError);
+    breaker.onSuccess(probe, 1, clock.now());
+    expect(changes.at(-1)).toMatchObject({ from: 'half-open', to: 'closed', reason: 'probe-succeeded' });
+  });
+
+  it('a late probe result that arrives after the breaker closed counts as an ordinary call', () => {
+    const { clock, breaker } = openBreaker({ halfOpenProbes: 2 });
+    clock.advance(5000);
+    const hung = breaker.acquire(clock.now());
+    clock.advance(5000); // its lease ends
+    succeed(breaker, clock, 2); // two new probes close the breaker
+    expect(breaker.state).toBe('closed');
+    breaker.onFailure(hung, 10_000, clock.now(), boom);
+    expect(breaker.stats()).toMatchObject({ calls: 1, failures: 1, slowCalls: 1, consecutiveFailures: 1 });
   });
 });
 

@@ -11,6 +11,8 @@ import type { CircuitBreakerStats } from './circuit-breaker-stats.js';
  * `half-open` (up to `halfOpenProbes` probe calls run; all succeed → `closed`, one fails → `open` for longer).
  * `isolated` holds it open by hand until {@link CircuitBreaker.reset}. No timers: open → half-open happens in
  * `acquire` once the open duration has passed, or at once on a successful {@link CircuitBreaker.recordHealthCheck}.
+ * A probe's permit names its half-open episode, so a probe left over from an earlier episode (hung past its lease,
+ * then answering late) never decides the current one (see {@link CircuitBreaker.acquire}).
  * @example
  * const breaker = createCircuitBreaker({ name: 'pg-primary', consecutiveFailures: 5 });
  * const rows = await breaker.execute(() => pool.query('select 1'));
@@ -18,7 +20,14 @@ import type { CircuitBreakerStats } from './circuit-breaker-stats.js';
 export interface CircuitBreaker extends BreakerLike {
   readonly state: BreakerState;
   /**
-   * Admits a call at clock time `nowMs`: 0 for a normal call, 1 for a half-open probe.
+   * Admits a call at clock time `nowMs` and returns its permit, to pass back to `onSuccess` / `onFailure`:
+   * - `0`: a normal call;
+   * - `> 0`: a half-open probe of a given episode. Every move into half-open starts a new episode (1, 2, 3, …),
+   *   and its probes get its number.
+   *
+   * Only results of the current episode's probes decide half-open. Any other result (a normal call, or a probe
+   * whose episode has ended, e.g. one that hung past its lease and through a reopening) is an ordinary call
+   * outcome: counted in the window while closed, ignored while open, half-open or isolated.
    * @throws BallastError `BALLAST_CIRCUIT_OPEN` (retryable; `retryAfterMs` = remaining open time, or time until a
    * probe lease ends when half-open is full; undefined when isolated).
    */

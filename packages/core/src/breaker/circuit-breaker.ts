@@ -35,6 +35,12 @@ class BallastCircuitBreaker implements CircuitBreaker {
   /** Openings since the last successful close: the backoff exponent. */
   #reopens = 0;
   #probeOks = 0;
+  /**
+   * The half-open episode: counted up on every move into half-open (1 for the first, or for a restored half-open
+   * state). A probe's permit is the episode that admitted it, so a late result of an earlier episode's probe is
+   * told apart from the current probes' results. 0 (no episode yet) is never a probe permit: 0 is a normal call.
+   */
+  #episode = 0;
   #timesOpened = 0;
   #rejected = 0;
 
@@ -57,13 +63,12 @@ class BallastCircuitBreaker implements CircuitBreaker {
 
   onSuccess(permit: number, durationMs: number, nowMs: number): void {
     const slow = durationMs >= this.#o.slowCallDurationMs;
-    if (permit === 1) {
-      this.#leases.release();
-      if (this.#s === HALF_OPEN) {
-        this.#probeDone(!slow, slow ? 'slow-call-rate' : 'probe-failed', nowMs);
-        return;
-      }
+    if (this.#currentProbe(permit)) {
+      this.#probeDone(!slow, slow ? 'slow-call-rate' : 'probe-failed', nowMs);
+      return;
     }
+    // Any other result (a normal call, or a probe of an episode that has ended) is an ordinary call outcome:
+    // it counts while closed and decides nothing otherwise.
     if (this.#s !== CLOSED) return;
     this.#consecutive = 0;
     this.#window.record(nowMs, false, slow);
@@ -73,13 +78,10 @@ class BallastCircuitBreaker implements CircuitBreaker {
   onFailure(permit: number, durationMs: number, nowMs: number, error: unknown): void {
     const failure = this.#o.isFailure(error) === 'failure';
     const slow = durationMs >= this.#o.slowCallDurationMs;
-    if (permit === 1) {
-      this.#leases.release();
-      if (this.#s === HALF_OPEN) {
-        // An ignored error decides nothing, unless it was slow: then the dependency is still slow.
-        if (failure || slow) this.#probeDone(false, failure ? 'probe-failed' : 'slow-call-rate', nowMs);
-        return;
-      }
+    if (this.#currentProbe(permit)) {
+      // An ignored error decides nothing, unless it was slow: then the dependency is still slow.
+      if (failure || slow) this.#probeDone(false, failure ? 'probe-failed' : 'slow-call-rate', nowMs);
+      return;
     }
     if (this.#s !== CLOSED) return;
     if (failure) this.#countFailure(nowMs, slow);
@@ -175,7 +177,7 @@ class BallastCircuitBreaker implements CircuitBreaker {
       this.#move(HALF_OPEN, 'open-expired');
     }
     if (this.#s === HALF_OPEN) {
-      if (this.#leases.tryTake(nowMs, this.#breakMs)) return 1;
+      if (this.#leases.tryTake(nowMs, this.#breakMs)) return this.#episode;
       throw this.#reject(Math.max(0, this.#leases.nextEnd() - nowMs));
     }
     throw this.#reject(undefined);
@@ -191,6 +193,18 @@ class BallastCircuitBreaker implements CircuitBreaker {
       retryAfterMs,
       source: this.name,
     });
+  }
+
+  /**
+   * Whether `permit` is a probe of the half-open episode in progress; if so, its lease is released. Only such a
+   * result may decide half-open. A probe of an earlier episode has no lease left: its episode's leases were
+   * dropped when that episode ended.
+   */
+  #currentProbe(permit: number): boolean {
+    // While half-open, #episode >= 1, so a normal call's 0 never matches.
+    if (permit !== this.#episode || this.#s !== HALF_OPEN) return false;
+    this.#leases.release();
+    return true;
   }
 
   #countFailure(nowMs: number, slow: boolean): void {
@@ -234,8 +248,11 @@ class BallastCircuitBreaker implements CircuitBreaker {
 
   #move(to: Code, reason: StateChangeReason): void {
     const from = this.#s;
-    if (from === HALF_OPEN) this.#leases.abandon();
-    if (to === HALF_OPEN) this.#probeOks = 0;
+    if (from === HALF_OPEN) this.#leases.clear();
+    if (to === HALF_OPEN) {
+      this.#probeOks = 0;
+      this.#episode++;
+    }
     this.#s = to;
     if (this.#events.wants('state-change')) {
       this.#events.emit('state-change', {
@@ -255,6 +272,7 @@ class BallastCircuitBreaker implements CircuitBreaker {
     this.#consecutive = json.consecutiveFailures;
     this.#timesOpened = json.timesOpened;
     this.#rejected = json.rejected;
+    if (this.#s === HALF_OPEN) this.#episode = 1;
     if (this.#s === OPEN) {
       this.#openUntil = nowMs + json.remainingOpenMs;
       this.#openedAt = this.#openUntil - json.breakDurationMs;

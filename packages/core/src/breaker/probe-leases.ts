@@ -4,11 +4,14 @@ const FREE = Number.NEGATIVE_INFINITY;
  * The half-open probe slots. A probe holds a lease that ends after the break duration, so a hung probe cannot wedge
  * the breaker: once its lease ends, its slot may go to a new probe.
  *
- * Permits carry no identity (a probe's permit is just `1`), so a result cannot say which lease it ends. The
- * bookkeeping stays conservative instead: a result first settles an *orphan* (a probe whose slot was taken over
- * after its lease ended, or that was still running when half-open ended), and otherwise frees the oldest lease.
- * Either way the slots the breaker believes taken never end earlier than those of the probes really running, so
- * no more than `n` probes with live leases can ever be in flight.
+ * Holds the leases of one half-open episode only. A probe's permit names its episode, not its slot, so the breaker
+ * hands {@link ProbeLeases.release} only results of the episode in progress; when the episode ends,
+ * {@link ProbeLeases.clear} forgets its leases, and the late results of its probes never come back here.
+ *
+ * Within an episode, a result cannot say which lease it ends. The bookkeeping stays conservative instead: a result
+ * first settles an *orphan* (a probe of this episode whose slot was taken over after its lease ended), and
+ * otherwise frees the oldest lease. Either way the slots the breaker believes taken never end earlier than those
+ * of the probes really running, so no more than `n` probes with live leases can ever be in flight.
  * @internal
  */
 export class ProbeLeases {
@@ -38,7 +41,7 @@ export class ProbeLeases {
     return true;
   }
 
-  /** A probe reported its result. */
+  /** A probe of the episode in progress reported its result. */
   release(): void {
     if (this.#orphans > 0) {
       this.#orphans--;
@@ -53,15 +56,13 @@ export class ProbeLeases {
     if (oldest >= 0) ends[oldest] = FREE;
   }
 
-  /** Half-open ended: the probes still running become orphans. */
-  abandon(): void {
-    const ends = this.#ends;
-    for (let i = 0; i < ends.length; i++) {
-      if (ends[i] !== FREE) {
-        this.#orphans++;
-        ends[i] = FREE;
-      }
-    }
+  /**
+   * The episode ended: every slot is free for the next one. Its probes still running need no bookkeeping: their
+   * permits name the ended episode, so the breaker does not pass their results to {@link ProbeLeases.release}.
+   */
+  clear(): void {
+    this.#ends.fill(FREE);
+    this.#orphans = 0;
   }
 
   /** Earliest end of a held lease (Infinity when none is held). */

@@ -3,7 +3,9 @@
  * start one more and take the first success, paid from the retry budget.
  *
  * - {@link createHedge} builds the strategy (delay, `maxHedges`, budget, latency tracker).
- * - {@link runHedged} runs one call under it: one timer per call, every loser aborted, settles exactly once.
+ * - {@link runHedged} runs one call under it: one timer per call, every loser aborted, settles exactly once;
+ *   {@link runHedgedTracked} also tells when every attempt stopped, and both take an `admit` hook that gives
+ *   each hedge its own concurrency permit.
  * - {@link createLatencyTracker} is the streaming quantile tracker behind the `'p95'` delay.
  *
  * @example
@@ -29,4 +31,10 @@ export {
   type LatencyTracker,
   type LatencyTrackerOptions,
 } from './latency-tracker.js';
-export { type HedgeAttemptContext, runHedged } from './run-hedged.js';
+export {
+  type HedgeAdmit,
+  type HedgeAttemptContext,
+  runHedged,
+  runHedgedTracked,
+  type TrackedHedgedCall,
+} from './run-hedged.js';

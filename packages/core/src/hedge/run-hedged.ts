@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { abortedError, BallastError, isBallastError } from '../errors.js';
+import { NEVER_ABORTED } from '../operation.js';
 import type { Hedge } from './hedge.js';
 
 /**
@@ -20,25 +21,58 @@ export interface HedgeAttemptContext {
 }
 
 /**
+ * Asks for room to start one hedged attempt, e.g. a concurrency permit of the dependency's limiter.
+ * `runHedged` calls it right before each hedge (attempt index >= 1; never for the original attempt, which runs
+ * under the call's own permit), before the budget is charged. Returning `undefined` refuses: that hedge is skipped
+ * with no budget withdrawal and no `hedge` event, the running attempts go on, and no further hedge is tried for
+ * this call. Returning a function admits: `runHedged` calls it exactly once when that hedged attempt's work
+ * settles (success, failure, or rejection after its signal aborted), or at once when the budget then refuses the
+ * hedge. It must not throw; if it does, the hedge is skipped as if refused.
+ */
+export type HedgeAdmit = () => (() => void) | undefined;
+
+/** What {@link runHedgedTracked} returns. */
+export interface TrackedHedgedCall<T> {
+  /** Settles exactly like the promise {@link runHedged} returns. */
+  readonly result: Promise<T>;
+  /**
+   * Resolves (never rejects, never before `result` settled) once no attempt of the call is running any more:
+   * together with `result` when it rejects; when it resolves, once every aborted loser's work has settled too
+   * (together with `result` when none still ran).
+   */
+  readonly done: Promise<void>;
+}
+
+/**
  * Runs one call of an idempotent operation with hedging. Attempt 0 starts at once with `parent` itself when no
- * hedge is possible (too few samples: no timer, no AbortController), else with its own context whose
- * AbortController is created when the work first reads `signal`. If it
- * has not settled after `hedge.delayMs()` and the budget pays, attempt 1 starts with its own context (and so
- * on up to `maxHedges`, re-arming the same single timer after each hedge: at most one timer is pending per call).
+ * hedge is possible (too few samples or `maxHedges` 0: no timer, no AbortController, no listener, and the call
+ * settles exactly as the work's promise does), else with its own context whose
+ * AbortController is created when the work first reads `signal`. If it has not settled after `hedge.delayMs()`,
+ * `admit` (when given) admits it and the budget pays, attempt 1 starts with its own context (and so on up to
+ * `maxHedges`, re-arming the same single timer after each hedge: at most one timer is pending per call). A hedge
+ * refused by `admit` or the budget ends hedging for the call.
  *
- * - The first success wins: every other attempt's signal is aborted with a `BALLAST_ABORTED` error and its
- *   outcome is ignored. The winner's own latency is recorded in the hedge's tracker.
+ * - The first success wins: the call resolves with it at once, every other attempt's signal is aborted with a
+ *   `BALLAST_ABORTED` error and its outcome is ignored. The winner's own latency is recorded in the hedge's
+ *   tracker. The aborted losers may still be running when the call resolves: use {@link runHedgedTracked} to
+ *   learn when they stopped (to hold a concurrency permit until then).
  * - A failure while another attempt still runs waits for that attempt.
- * - When every started attempt has failed, the call rejects at once with the last error (a pending hedge is
- *   cancelled: retrying is the retry policy's job).
- * - When the parent's signal aborts, every attempt is aborted with its reason and the call rejects with it (a
- *   non-Ballast reason is wrapped in `BALLAST_ABORTED`).
+ * - When every started attempt has failed, the call rejects with the last error (a pending hedge is cancelled:
+ *   retrying is the retry policy's job).
+ * - When the parent's signal aborts, no further hedge starts and every attempt is aborted with its reason; the
+ *   call rejects with it (a non-Ballast reason is wrapped in `BALLAST_ABORTED`) once every started attempt has
+ *   settled, whatever they settled with. Work that ignores its signal thus keeps the call pending.
+ * - So the call rejects only when none of its attempts is running any more; it may resolve while aborted losers
+ *   still run.
+ * - No listener is added to `parent.signal` when it is the shared never-aborting `NEVER_ABORTED`; a listener
+ *   added to any other parent signal is removed when the call settles.
  *
  * @param hedge the strategy from `createHedge`
  * @param work the operation; it should stop when `ctx.signal` aborts
  * @param parent the call's context: its signal, attempt number and deadline
  * @param clock schedules the hedge timer and timestamps latencies
  * @param nowMs the current clock time (the call's start)
+ * @param admit called before each hedge to admit it (see {@link HedgeAdmit}); all hedges admitted when absent
  * @throws the last attempt's error; `BALLAST_ABORTED` or the parent's BallastError reason when it aborts.
  * @example
  * const value = await runHedged(hedge, ({ signal }) => fetchRow(id, signal), ctx, clock, clock.now());
@@ -49,10 +83,47 @@ export function runHedged<T>(
   parent: HedgeAttemptContext,
   clock: Clock,
   nowMs: number,
+  admit?: HedgeAdmit | undefined,
 ): Promise<T> {
   const delayMs = hedge.delayMs(nowMs);
   if (delayMs < 0) return runOnce(hedge, work, parent, clock, nowMs);
-  return new HedgedCall(hedge, work, parent, clock, delayMs).start(nowMs);
+  return new HedgedCall(hedge, work, parent, clock, delayMs, admit, undefined).start(nowMs);
+}
+
+/**
+ * {@link runHedged}, also telling when every attempt it started has stopped: `result` is the call's outcome,
+ * `done` resolves once no attempt is running (see {@link TrackedHedgedCall}). A policy holds the call's
+ * concurrency permit until `done`, since a loser aborted after another attempt won still occupies the dependency
+ * until its work settles.
+ * @example
+ * const admit = () => {
+ *   const p = limiter.tryAcquire(priority);
+ *   return p === undefined ? undefined : () => limiter.release(p, 'ignore', 0);
+ * };
+ * const { result, done } = runHedgedTracked(hedge, work, ctx, clock, clock.now(), admit);
+ * try { return await result; } finally { void done.then(releaseCallPermit); }
+ */
+export function runHedgedTracked<T>(
+  hedge: Hedge,
+  work: (ctx: HedgeAttemptContext) => Promise<T> | T,
+  parent: HedgeAttemptContext,
+  clock: Clock,
+  nowMs: number,
+  admit?: HedgeAdmit | undefined,
+): TrackedHedgedCall<T> {
+  const delayMs = hedge.delayMs(nowMs);
+  if (delayMs < 0) {
+    const result = runOnce(hedge, work, parent, clock, nowMs);
+    return { result, done: result.then(noop, noop) };
+  }
+  let allSettled: () => void = noop;
+  const done = new Promise<void>((resolve) => {
+    allSettled = resolve;
+  });
+  return {
+    result: new HedgedCall(hedge, work, parent, clock, delayMs, admit, allSettled).start(nowMs),
+    done,
+  };
 }
 
 function runOnce<T>(
@@ -75,12 +146,23 @@ function runOnce<T>(
   });
 }
 
-/** One hedged call: its attempts, the single pending timer, and the promise it settles exactly once. */
+/**
+ * One hedged call: its attempts, the single pending timer, and the promise it settles exactly once. It settles
+ * on a failure or the parent's abort only when no attempt is running; `onAllSettled` runs once, after that
+ * settlement, when the last running attempt has settled.
+ */
 class HedgedCall<T> {
   readonly #attempts: HedgedAttempt[] = [];
   readonly #starts: number[] = [];
+  /** The admitted hedges' release functions, by attempt index; cleared once called. */
+  readonly #releases: Array<(() => void) | undefined> = [];
   #running = 0;
   #settled = false;
+  /** Set when the parent aborted: the error the call rejects with once no attempt runs. */
+  #abortError: unknown = undefined;
+  #stopping = false;
+  /** Called once when the call has settled and none of its attempts runs any more. */
+  #onAllSettled: (() => void) | undefined;
   #timer: TimerHandle | undefined = undefined;
   #parentSignal: AbortSignal | undefined = undefined;
   #resolve: (value: T) => void = noop;
@@ -94,7 +176,11 @@ class HedgedCall<T> {
     readonly parent: HedgeAttemptContext,
     readonly clock: Clock,
     readonly delayMs: number,
-  ) {}
+    readonly admit: HedgeAdmit | undefined,
+    onAllSettled: (() => void) | undefined,
+  ) {
+    this.#onAllSettled = onAllSettled;
+  }
 
   start(nowMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -105,17 +191,22 @@ class HedgedCall<T> {
         this.#parentAborted();
         return;
       }
-      this.#parentSignal = signal;
-      signal.addEventListener('abort', this.#onParentAbort, { once: true });
-      this.#launch(0, nowMs);
+      // The shared never-aborting signal of calls without deadline or caller signal: listening would only pile
+      // up listeners on one global object.
+      if (signal !== NEVER_ABORTED) {
+        this.#parentSignal = signal;
+        signal.addEventListener('abort', this.#onParentAbort, { once: true });
+      }
+      this.#launch(0, nowMs, undefined);
       this.#timer = this.clock.setTimeout(this.#onTimer, this.delayMs);
     });
   }
 
-  #launch(index: number, nowMs: number): void {
+  #launch(index: number, nowMs: number, release: (() => void) | undefined): void {
     const attempt = new HedgedAttempt(this.parent, index);
     this.#attempts.push(attempt);
     this.#starts.push(nowMs);
+    this.#releases.push(release);
     this.#running++;
     let result: Promise<T> | T;
     try {
@@ -124,25 +215,52 @@ class HedgedCall<T> {
       result = Promise.reject(error);
     }
     Promise.resolve(result).then(
-      (value) => this.#succeeded(index, value),
-      (error: unknown) => this.#failed(error),
+      (value) => this.#attemptSettled(index, true, value),
+      (error: unknown) => this.#attemptSettled(index, false, error),
     );
   }
 
   #fireTimer(): void {
     this.#timer = undefined;
-    if (this.#settled) return;
+    if (this.#settled || this.#stopping) return;
     const index = this.#attempts.length;
+    let release: (() => void) | undefined;
+    if (this.admit !== undefined) {
+      try {
+        release = this.admit();
+      } catch {
+        release = undefined;
+      }
+      if (release === undefined) return;
+    }
     const now = this.clock.now();
-    if (!this.hedge.tryHedge(index, this.delayMs, now)) return;
-    this.#launch(index, now);
+    if (!this.hedge.tryHedge(index, this.delayMs, now)) {
+      release?.();
+      return;
+    }
+    this.#launch(index, now, release);
     if (index < this.hedge.maxHedges) this.#timer = this.clock.setTimeout(this.#onTimer, this.delayMs);
   }
 
-  #succeeded(index: number, value: T): void {
+  #attemptSettled(index: number, ok: boolean, outcome: unknown): void {
     this.#running--;
-    if (this.#settled) return;
-    this.#finish();
+    const release = this.#releases[index];
+    this.#releases[index] = undefined;
+    try {
+      // Before the call settles, so the admitted room is back when the caller resumes.
+      release?.();
+    } finally {
+      if (!this.#settled) {
+        if (this.#stopping) {
+          if (this.#running === 0) this.#settle(false, this.#abortError);
+        } else if (ok) this.#won(index, outcome as T);
+        else if (this.#running === 0) this.#settle(false, outcome);
+      }
+      if (this.#settled && this.#running === 0) this.#allSettled();
+    }
+  }
+
+  #won(index: number, value: T): void {
     const end = this.clock.now();
     this.hedge.record(end - (this.#starts[index] as number), end);
     if (this.#attempts.length > 1) {
@@ -154,32 +272,46 @@ class HedgedCall<T> {
       for (let i = 0; i < this.#attempts.length; i++) if (i !== index) this.#attempts[i]?.abort(reason);
     }
     this.hedge.won(index);
-    this.#resolve(value);
-  }
-
-  #failed(error: unknown): void {
-    this.#running--;
-    if (this.#settled || this.#running > 0) return;
-    this.#finish();
-    this.#reject(error);
+    this.#settle(true, value);
   }
 
   #parentAborted(): void {
-    if (this.#settled) return;
-    this.#finish();
+    if (this.#settled || this.#stopping) return;
+    this.#stopping = true;
+    this.#stopTimer();
     const reason: unknown = this.parent.signal.reason;
+    this.#abortError = isBallastError(reason) ? reason : abortedError(this.hedge.name, reason);
     for (const a of this.#attempts) a.abort(reason);
-    this.#reject(isBallastError(reason) ? reason : abortedError(this.hedge.name, reason));
+    if (this.#running === 0) {
+      this.#settle(false, this.#abortError);
+      this.#allSettled();
+    }
   }
 
-  /** Marks the call settled and releases its timer and parent listener. */
-  #finish(): void {
+  /** Settles the call once, releasing its timer and parent listener. */
+  #settle(ok: boolean, outcome: unknown): void {
     this.#settled = true;
+    this.#stopTimer();
+    if (this.#parentSignal !== undefined) {
+      this.#parentSignal.removeEventListener('abort', this.#onParentAbort);
+      this.#parentSignal = undefined;
+    }
+    if (ok) this.#resolve(outcome as T);
+    else this.#reject(outcome);
+  }
+
+  #stopTimer(): void {
     if (this.#timer !== undefined) {
       this.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    this.#parentSignal?.removeEventListener('abort', this.#onParentAbort);
+  }
+
+  #allSettled(): void {
+    const onAllSettled = this.#onAllSettled;
+    if (onAllSettled === undefined) return;
+    this.#onAllSettled = undefined;
+    onAllSettled();
   }
 }
 

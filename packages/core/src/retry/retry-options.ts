@@ -38,7 +38,8 @@ export interface RetryOptions {
    */
   baseDelayMs?: number | undefined;
   /**
-   * Largest jittered delay, in ms (a `retryAfterMs` hint on the error may still ask for longer).
+   * Largest delay, in ms. A `retryAfterMs` hint on the error raises the delay up to this; a hint beyond it
+   * gives up (reason `'not-retryable'`) rather than hold the caller and its permit that long.
    * @default 1000
    */
   maxDelayMs?: number | undefined;

@@ -76,10 +76,15 @@ describe('retry decisions', () => {
     expect(retryWith().decide(circuitOpen(500), 1, true, 400, 0, 0)).toBe(NO_RETRY_NOT_RETRYABLE);
   });
 
-  it('retryAfterMs is the minimum delay, even beyond the cap', () => {
-    const retry = retryWith({ maxDelayMs: 100 });
+  it('retryAfterMs is the minimum delay, up to the cap', () => {
+    const retry = retryWith({ maxDelayMs: 400 });
     expect(retry.decide(circuitOpen(300), 1, true, Infinity, 0, 0)).toBe(300);
     expect(retry.decide(circuitOpen(5), 1, true, Infinity, 0, 0)).toBe(25);
+  });
+
+  it('a retryAfterMs hint beyond the cap gives up instead of holding the caller for it', () => {
+    const retry = retryWith({ maxDelayMs: 100 });
+    expect(retry.decide(circuitOpen(60_000), 1, true, Infinity, 0, 0)).toBe(NO_RETRY_NOT_RETRYABLE);
   });
 
   it('no retry when the delay exceeds the remaining deadline', () => {

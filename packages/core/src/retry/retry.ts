@@ -133,7 +133,12 @@ class RetryPolicy implements Retry {
     if (!idempotent && !o.notExecuted(error)) return this.#giveUp(NO_RETRY_UNSAFE, error, attempt);
     let delayMs = decorrelatedJitter(previousDelayMs, o.baseDelayMs, o.maxDelayMs, o.random);
     const retryAfterMs = (error as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
-    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = retryAfterMs;
+    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) {
+      // A hint beyond the longest back-off we would ever wait means "not soon": give up rather than hold the
+      // caller (and its permit) for it.
+      if (retryAfterMs > o.maxDelayMs) return this.#giveUp(NO_RETRY_NOT_RETRYABLE, error, attempt);
+      delayMs = retryAfterMs;
+    }
     // Equal counts as too late: the next attempt would start with no time left.
     if (delayMs >= remainingMs) return this.#giveUp(NO_RETRY_DEADLINE, error, attempt);
     if (this.budget !== undefined && !this.budget.tryWithdraw(nowMs))

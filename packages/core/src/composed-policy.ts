@@ -1,0 +1,390 @@
+import type { CircuitBreakerStats } from './breaker/index.js';
+import type { Clock } from './clock.js';
+import { type DeadlineWheel, deadlineWheelFor } from './deadline-wheel.js';
+import { abortedError, BallastError, deadlineError, invalidArgument } from './errors.js';
+import { type Hedge, type HedgeAdmit, runHedgedTracked } from './hedge/index.js';
+import type { LimiterStats } from './limiter/index.js';
+import { type AttemptContext, NEVER_ABORTED, Operation } from './operation.js';
+import { checkBoolean, checkNumber } from './options.js';
+import type { ExecuteOptions, Policy, PolicyCounts, PolicyStats, StatsSource } from './policy.js';
+import { NO_RETRY_BUDGET, type Retry, type RetryBudget } from './retry/index.js';
+import type { BreakerLike, LimiterLike, LimiterOutcome, LimiterPermit, Priority } from './types.js';
+
+type Work<T> = (ctx: AttemptContext) => Promise<T> | T;
+
+/** The context of a first attempt with no deadline and no caller signal: shared, so the fast path allocates none. */
+const FIRST_ATTEMPT: AttemptContext = Object.freeze({
+  signal: NEVER_ABORTED,
+  attempt: 1,
+  deadlineAt: Number.POSITIVE_INFINITY,
+  remainingMs: () => Number.POSITIVE_INFINITY,
+});
+
+function checkPriority(priority: unknown): Priority {
+  switch (priority) {
+    case 'critical':
+    case 'interactive':
+    case 'batch':
+    case 'background':
+      return priority;
+    default:
+      throw invalidArgument('priority', priority, "one of 'critical', 'interactive', 'batch', 'background'");
+  }
+}
+
+function checkSignal(value: unknown): AbortSignal {
+  const s = value as AbortSignal | null;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.addEventListener !== 'function' ||
+    typeof s.aborted !== 'boolean'
+  ) {
+    throw invalidArgument('signal', value, 'an AbortSignal');
+  }
+  return s;
+}
+
+/**
+ * The policy behind {@link createPolicy}: deadline → admission/limiter → breaker → retry/hedge → work.
+ * The first attempt of a call runs on a flat path without an async frame; queueing, failures, retries,
+ * hedging and wrapping breakers take the slower paths. The limiter permit is held until the work (every
+ * attempt, every hedge) has really stopped, so in-flight counts tell the truth about the dependency.
+ */
+export class ComposedPolicy implements Policy {
+  readonly counts: PolicyCounts = {
+    calls: 0,
+    successes: 0,
+    failures: 0,
+    shed: 0,
+    circuitOpen: 0,
+    deadlineExceeded: 0,
+    aborted: 0,
+    retries: 0,
+  };
+  readonly #wheel: DeadlineWheel;
+  readonly #wrapped: boolean;
+  /** The budget retries and hedges are paid from, shared when both are on. */
+  readonly #budget: RetryBudget | undefined;
+  /** A hedging budget of its own (the caller passed one): it needs the deposits too. */
+  readonly #hedgeBudget: RetryBudget | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly clock: Clock,
+    readonly timeoutMs: number | undefined,
+    readonly breaker: BreakerLike | undefined,
+    readonly limiter: LimiterLike | undefined,
+    readonly retry: Retry | undefined,
+    readonly hedge: Hedge | undefined,
+  ) {
+    this.#wheel = deadlineWheelFor(clock);
+    this.#wrapped = typeof breaker?.wrap === 'function';
+    this.#budget = retry?.budget ?? hedge?.budget;
+    this.#hedgeBudget = hedge?.budget !== this.#budget ? hedge?.budget : undefined;
+  }
+
+  execute<T>(work: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const now = this.clock.now();
+    let deadlineMs = this.timeoutMs;
+    let priority: Priority = 'interactive';
+    let signal: AbortSignal | undefined;
+    let idempotent = false;
+    if (options !== undefined) {
+      // Never throw synchronously: every mistake becomes a rejection, before any work starts.
+      try {
+        if (typeof options !== 'object' || options === null)
+          throw invalidArgument('options', options, 'an object');
+        if (options.priority !== undefined) priority = checkPriority(options.priority);
+        if (options.deadlineMs !== undefined) {
+          deadlineMs = checkNumber('deadlineMs', options.deadlineMs, Number.NEGATIVE_INFINITY);
+        }
+        if (options.idempotent !== undefined) idempotent = checkBoolean('idempotent', options.idempotent);
+        if (options.signal !== undefined) signal = checkSignal(options.signal);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (typeof work !== 'function') return Promise.reject(invalidArgument('work', work, 'a function'));
+    this.counts.calls++;
+    if (deadlineMs !== undefined && deadlineMs <= 0) {
+      // A deadline computed from what is left of a request's budget may already be spent: never start it.
+      this.counts.deadlineExceeded++;
+      return Promise.reject(deadlineError(this.name));
+    }
+    if (signal?.aborted) {
+      this.counts.aborted++;
+      return Promise.reject(abortedError(this.name, signal.reason));
+    }
+    if (deadlineMs === undefined && signal === undefined)
+      return this.#run(work, undefined, priority, idempotent, now);
+    const op = new Operation(
+      this.name,
+      this.clock,
+      now + (deadlineMs ?? Number.POSITIVE_INFINITY),
+      signal,
+      this.counts,
+    );
+    // Registered before the work starts, so a call that ends synchronously unregisters what it registered.
+    op.arm(this.#wheel);
+    return op.race(this.#run(work, op, priority, idempotent, now));
+  }
+
+  #run<T>(
+    work: Work<T>,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    start: number,
+  ): Promise<T> {
+    if (op?.ended !== undefined) {
+      op.settle();
+      return Promise.reject(op.ended);
+    }
+    const limiter = this.limiter;
+    if (limiter === undefined) return this.#start(work, op, priority, idempotent, start, undefined);
+    const permit = limiter.tryAcquire(priority);
+    if (permit === undefined) return this.#queue(work, op, priority, idempotent, limiter);
+    return this.#start(work, op, priority, idempotent, start, permit);
+  }
+
+  async #queue<T>(
+    work: Work<T>,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    limiter: LimiterLike,
+  ): Promise<T> {
+    let permit: LimiterPermit;
+    try {
+      permit = await limiter.acquire(priority, op?.deadlineAt ?? Number.POSITIVE_INFINITY, op?.callerSignal);
+    } catch (error) {
+      if (op?.ended === undefined) this.counts.shed++;
+      op?.settle();
+      throw error;
+    }
+    if (op?.ended !== undefined) {
+      limiter.release(permit, 'ignore', 0);
+      op.settle();
+      throw op.ended;
+    }
+    return this.#start(work, op, priority, idempotent, this.clock.now(), permit);
+  }
+
+  /**
+   * The first attempt, written flat and without an async frame (a `.then` pair costs less than one here): no
+   * allocation but the limiter's permit and the two continuations.
+   */
+  #start<T>(
+    work: Work<T>,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    start: number,
+    permit: LimiterPermit | undefined,
+  ): Promise<T> {
+    if (this.#wrapped || (this.hedge !== undefined && idempotent)) {
+      return this.#slow(work, op, priority, idempotent, start, permit, undefined);
+    }
+    const breaker = this.breaker;
+    let breakerPermit = -1;
+    let result: Promise<T> | T;
+    try {
+      if (breaker !== undefined) breakerPermit = breaker.acquire(start);
+      this.#deposit(start);
+      result = work(op ?? FIRST_ATTEMPT);
+    } catch (error) {
+      return this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit });
+    }
+    if (!(result instanceof Promise)) {
+      if (!isThenable(result)) {
+        this.#succeeded(op, start, permit, breakerPermit);
+        return Promise.resolve(result);
+      }
+      result = Promise.resolve(result);
+    }
+    return result.then(
+      (value) => {
+        this.#succeeded(op, start, permit, breakerPermit);
+        return value;
+      },
+      (error: unknown) => this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }),
+    );
+  }
+
+  #deposit(now: number): void {
+    this.#budget?.deposit(now);
+    this.#hedgeBudget?.deposit(now);
+  }
+
+  #succeeded(
+    op: Operation | undefined,
+    start: number,
+    permit: LimiterPermit | undefined,
+    breakerPermit: number,
+  ): void {
+    const end = this.clock.now();
+    if (breakerPermit >= 0) (this.breaker as BreakerLike).onSuccess(breakerPermit, end - start, end);
+    if (permit !== undefined)
+      (this.limiter as LimiterLike).release(permit, endedOutcome(op) ?? 'success', end - start);
+    if (op === undefined) this.counts.successes++;
+    else {
+      if (op.ended === undefined) this.counts.successes++;
+      op.settle();
+    }
+  }
+
+  /**
+   * Failures, retries, hedging and wrapping breakers. Holds the limiter permit until the last attempt, and every
+   * hedge it started, has stopped; the limiter's sample is the last attempt's duration.
+   */
+  async #slow<T>(
+    work: Work<T>,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    callStart: number,
+    permit: LimiterPermit | undefined,
+    firstFailure: { error: unknown; breakerPermit: number } | undefined,
+  ): Promise<T> {
+    const { breaker, retry, clock } = this;
+    let start = callStart;
+    let previousDelayMs = 0;
+    let outcome: LimiterOutcome = 'ignore';
+    let failure = firstFailure;
+    // Hedged losers may still run after the winner answered: the permit waits for them.
+    let losersDone: Promise<void> | undefined;
+    const attempt = async (ctx: AttemptContext): Promise<T> => {
+      if (this.hedge === undefined || !idempotent) return work(ctx);
+      const tracked = runHedgedTracked(this.hedge, work, ctx, clock, start, this.#admitHedge(priority));
+      losersDone = tracked.done;
+      return tracked.result;
+    };
+    try {
+      for (;;) {
+        if (failure === undefined) {
+          let breakerPermit = -1;
+          try {
+            const ctx = op ?? FIRST_ATTEMPT;
+            let value: T;
+            if (this.#wrapped) {
+              this.#deposit(start);
+              value = await (breaker as Required<BreakerLike>).wrap(() => attempt(ctx));
+            } else {
+              if (breaker !== undefined) breakerPermit = breaker.acquire(start);
+              this.#deposit(start);
+              value = await attempt(ctx);
+            }
+            const end = clock.now();
+            if (breakerPermit >= 0) (breaker as BreakerLike).onSuccess(breakerPermit, end - start, end);
+            outcome = endedOutcome(op) ?? 'success';
+            if (op?.ended === undefined) this.counts.successes++;
+            return value;
+          } catch (error) {
+            failure = { error, breakerPermit };
+          }
+        }
+        const { error, breakerPermit } = failure;
+        failure = undefined;
+        const end = clock.now();
+        // A call the deadline or the caller ended says nothing about the dependency: the breaker sees that
+        // ending (which it ignores, though a long one still counts as slow), not the driver's own error.
+        if (breakerPermit >= 0)
+          (breaker as BreakerLike).onFailure(breakerPermit, end - start, end, op?.ended ?? error);
+        outcome = endedOutcome(op) ?? 'ignore';
+        // Our own open breaker means fail fast: waiting out its open time here would hold the caller and the permit.
+        const ownRejection = breaker !== undefined && breakerPermit < 0 && !this.#wrapped;
+        if (retry === undefined || op?.ended !== undefined || ownRejection) throw this.#failed(error, op);
+        const deadlineAt = op?.deadlineAt ?? Number.POSITIVE_INFINITY;
+        const delayMs = retry.decide(
+          error,
+          op?.attempt ?? 1,
+          idempotent,
+          deadlineAt - end,
+          end,
+          previousDelayMs,
+        );
+        if (delayMs < 0) {
+          if (delayMs !== NO_RETRY_BUDGET) throw this.#failed(error, op);
+          const exhausted = new BallastError(
+            'BALLAST_RETRY_BUDGET_EXHAUSTED',
+            `${this.name}: retry budget exhausted`,
+            {
+              cause: error,
+              source: this.name,
+            },
+          );
+          throw this.#failed(exhausted, op);
+        }
+        this.counts.retries++;
+        // A retry needs a context that says which attempt it is.
+        op ??= new Operation(this.name, clock, Number.POSITIVE_INFINITY, undefined);
+        if (delayMs > 0) await op.sleep(delayMs);
+        if (op.ended !== undefined) throw op.ended;
+        previousDelayMs = delayMs;
+        op.attempt++;
+        start = clock.now();
+      }
+    } finally {
+      if (permit !== undefined) {
+        const limiter = this.limiter as LimiterLike;
+        const rttMs = clock.now() - start;
+        if (losersDone === undefined) limiter.release(permit, outcome, rttMs);
+        else void losersDone.then(() => limiter.release(permit, outcome, rttMs));
+      }
+      op?.settle();
+    }
+  }
+
+  /** Each hedge needs a permit of its own: a hedge is one more call in flight at the dependency. */
+  #admitHedge(priority: Priority): HedgeAdmit | undefined {
+    const limiter = this.limiter;
+    if (limiter === undefined) return undefined;
+    return () => {
+      const permit = limiter.tryAcquire(priority);
+      return permit === undefined ? undefined : () => limiter.release(permit, 'ignore', 0);
+    };
+  }
+
+  /** Counts how a call ended, unless the race already did (deadline, caller abort). */
+  #failed(error: unknown, op: Operation | undefined): unknown {
+    if (op?.ended !== undefined) return error;
+    switch ((error as { code?: unknown } | null | undefined)?.code) {
+      case 'BALLAST_CIRCUIT_OPEN':
+        this.counts.circuitOpen++;
+        return error;
+      case 'BALLAST_SHED':
+        this.counts.shed++;
+        return error;
+      default:
+        this.counts.failures++;
+        return error;
+    }
+  }
+
+  stats(): PolicyStats {
+    const now = this.clock.now();
+    return {
+      name: this.name,
+      counts: { ...this.counts },
+      breaker: (this.breaker as StatsSource<CircuitBreakerStats> | undefined)?.stats?.(now),
+      limiter: (this.limiter as StatsSource<LimiterStats> | undefined)?.stats?.(now),
+      retryBudget: this.#budget?.stats(now),
+    };
+  }
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null | undefined)?.then === 'function';
+}
+
+/**
+ * What the limiter learns from a call the deadline or the caller ended: a deadline says the dependency is
+ * overloaded ('dropped'); a caller's abort says nothing. `undefined` when the call was not ended that way.
+ * A failure of the dependency is not a latency sample either (a fast error would read as spare capacity).
+ */
+function endedOutcome(op: Operation | undefined): LimiterOutcome | undefined {
+  const ended = op?.ended;
+  if (ended === undefined) return undefined;
+  return ended.code === 'BALLAST_DEADLINE_EXCEEDED' ? 'dropped' : 'ignore';
+}
