@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { LOOPBACK } from './ports.js';
+import { type RedisNode, startNode, stopNode } from './redis-node.js';
+import { type RespValue, respRequest } from './redis-resp.js';
+import { type Resource, release, touch, track } from './registry.js';
+
+export { RespError, type RespValue } from './redis-resp.js';
+
+/** Options of {@link startRedis}. */
+export interface RedisOptions {
+  /**
+   * Replicas to start, each with `--replicaof` the primary; startRedis resolves once every one reports
+   * `master_link_status:up`.
+   * @default 0
+   */
+  replicas?: number | undefined;
+  /**
+   * `requirepass` (and `masterauth`) of every server. `false` runs them without auth.
+   * @default a random 32-hex-digit password, so URLs carry credentials like production ones do
+   */
+  password?: string | false | undefined;
+  /**
+   * Extra redis-server settings, passed as `--name value` after the kit's own (so they win), e.g.
+   * `{ maxmemory: '64mb', 'maxmemory-policy': 'allkeys-lru' }`. Each value is passed as one argument.
+   * @default {}
+   */
+  config?: Readonly<Record<string, string | number>> | undefined;
+  /**
+   * How long each server may take to answer PING (and each replica to link up) before startRedis gives up.
+   * @default 15000
+   */
+  startTimeoutMs?: number | undefined;
+  /**
+   * Keep the servers when this process exits (the CLI's `up`); the CLI's `down` or the next sweep of a dead
+   * owner's state file does not remove them, `stop()` does.
+   * @default false
+   */
+  persistent?: boolean | undefined;
+}
+
+/** Defaults of {@link RedisOptions} (the password default is generated per start). */
+export const DEFAULT_REDIS_OPTIONS = Object.freeze({
+  replicas: 0,
+  config: Object.freeze({}) as Readonly<Record<string, string | number>>,
+  startTimeoutMs: 15_000,
+  persistent: false,
+});
+
+/** Where a server listens and the URL (credentials included) to reach it. */
+export interface RedisEndpoint {
+  /** `redis://:password@127.0.0.1:port`, or `redis://127.0.0.1:port` without a password. */
+  readonly url: string;
+  readonly port: number;
+}
+
+/** A running Redis primary (and replicas) started by {@link startRedis}. */
+export interface RedisServer extends RedisEndpoint {
+  /** Always `127.0.0.1`. */
+  readonly host: string;
+  /** The `requirepass` of every server, `undefined` when started with `password: false`. */
+  readonly password: string | undefined;
+  /** One entry a replica, in start order. */
+  readonly replicas: readonly RedisEndpoint[];
+  /** Stops every server (SIGTERM, SIGKILL after 2 s) and removes their directories. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILLs the primary: its port refuses connections until {@link RedisServer.restart}. Replicas keep running. */
+  kill(): Promise<void>;
+  /**
+   * Restarts the primary on the same port with empty data (killing it first when it runs) and waits for it and
+   * for every replica to link up again.
+   * @throws {Error} when it does not come back within `startTimeoutMs` (log tail in the message).
+   */
+  restart(): Promise<void>;
+  /**
+   * Sends one command on a fresh authenticated connection and resolves with the decoded reply.
+   * @param options.port a replica's port to send it there instead of to the primary
+   * @throws {RespError} on an error reply; `Error` with `code` (e.g. `ECONNREFUSED`)
+   * on a connection error.
+   */
+  command(args: readonly string[], options?: { port?: number; timeoutMs?: number }): Promise<RespValue>;
+}
+
+const ENV_BINARY = 'BALLAST_TESTKIT_REDIS_SERVER';
+const INSTALL_HINT = `Install it: apt-get install -y redis-server, or set ${ENV_BINARY}.`;
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The path of the `redis-server` binary: `$BALLAST_TESTKIT_REDIS_SERVER` when set, else the first executable
+ * `redis-server` on `PATH`, in `/usr/bin` or in `/usr/local/bin`.
+ * @param env the environment to read `PATH` and the override from
+ * @throws {Error} `redis-server was not found in <places>. Install it: apt-get install -y redis-server, or set
+ * BALLAST_TESTKIT_REDIS_SERVER.` — also when the override names a file that is not executable.
+ * @example
+ * const bin = findRedisServer(); // '/usr/bin/redis-server'
+ */
+export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env[ENV_BINARY];
+  if (override !== undefined && override !== '') {
+    if (isExecutable(override)) return override;
+    throw new Error(`redis-server was not found in ${override} (${ENV_BINARY}). ${INSTALL_HINT}`);
+  }
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/bin', '/usr/local/bin'];
+  const unique = [...new Set(dirs)];
+  for (const dir of unique) {
+    const candidate = join(dir, 'redis-server');
+    if (isExecutable(candidate)) return candidate;
+  }
+  throw new Error(`redis-server was not found in ${unique.join(', ')}. ${INSTALL_HINT}`);
+}
+
+function invalid(option: string, expected: string, value: unknown): Error {
+  return Object.assign(
+    new Error(`startRedis: options.${option} must be ${expected}, received ${JSON.stringify(value)}`),
+    { code: 'BALLAST_INVALID_ARGUMENT' as const },
+  );
+}
+
+function resolveRedisOptions(options: RedisOptions) {
+  const replicas = options.replicas ?? DEFAULT_REDIS_OPTIONS.replicas;
+  if (!Number.isInteger(replicas) || replicas < 0) throw invalid('replicas', 'a whole number >= 0', replicas);
+  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_REDIS_OPTIONS.startTimeoutMs;
+  if (!Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
+    throw invalid('startTimeoutMs', 'a number of milliseconds > 0', startTimeoutMs);
+  }
+  const raw = options.password;
+  if (raw !== undefined && raw !== false && (typeof raw !== 'string' || raw === '' || /\s/.test(raw))) {
+    throw invalid('password', 'false or a non-empty string without whitespace', raw);
+  }
+  const password = raw === false ? undefined : (raw ?? randomBytes(16).toString('hex'));
+  return {
+    replicas,
+    startTimeoutMs,
+    password,
+    config: options.config ?? DEFAULT_REDIS_OPTIONS.config,
+    persistent: options.persistent ?? DEFAULT_REDIS_OPTIONS.persistent,
+  };
+}
+
+function urlFor(port: number, password: string | undefined): string {
+  return password === undefined
+    ? `redis://${LOOPBACK}:${port}`
+    : `redis://:${encodeURIComponent(password)}@${LOOPBACK}:${port}`;
+}
+
+/**
+ * Starts a Redis primary, and `replicas` replicas of it, as child processes on free loopback ports, each with its
+ * own temporary directory, no persistence (`save ""`, `appendonly no`) and its log in `<dir>/redis.log`. The
+ * processes and directories are recorded in the kit's cleanup registry, so they go away with this process even
+ * when `stop()` is never called.
+ * @throws {Error} when redis-server is missing (see {@link findRedisServer}), with code
+ * `BALLAST_INVALID_ARGUMENT` for a bad option, or when a server does not answer within `startTimeoutMs`; the
+ * message then carries the tail of its log with the password masked, and everything started is cleaned up.
+ * @example
+ * const redis = await startRedis({ replicas: 1 });
+ * await redis.command(['SET', 'k', 'v']);
+ * const client = new Redis(redis.url); // ioredis
+ * await redis.stop();
+ */
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const opts = resolveRedisOptions(options);
+  const bin = findRedisServer();
+  const root = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
+  const resource: Resource = track({ label: 'redis', pids: [], dirs: [root], persistent: opts.persistent });
+  const common = {
+    bin,
+    password: opts.password,
+    config: opts.config,
+    timeoutMs: opts.startTimeoutMs,
+    detached: opts.persistent,
+  };
+  const nodes: RedisNode[] = [];
+  const syncPids = (): void => {
+    resource.pids = nodes.flatMap((n) =>
+      n.child.pid === undefined || n.child.exitCode !== null || n.child.signalCode !== null
+        ? []
+        : [n.child.pid],
+    );
+    touch();
+  };
+  const started = (node: RedisNode): RedisNode => {
+    nodes.push(node);
+    syncPids();
+    return node;
+  };
+
+  let primary: RedisNode;
+  try {
+    primary = started(await startNode({ ...common, role: 'primary', dir: join(root, 'primary') }));
+    // allSettled: a replica that fails must not leave its siblings starting after the cleanup below ran.
+    const settled = await Promise.allSettled(
+      Array.from({ length: opts.replicas }, async (_, i) =>
+        started(
+          await startNode({
+            ...common,
+            role: `replica ${i}`,
+            dir: join(root, `replica-${i}`),
+            primaryPort: primary.port,
+          }),
+        ),
+      ),
+    );
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const replicaNodes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    nodes.sort((a, b) => Number(a !== primary) - Number(b !== primary));
+    return makeServer();
+
+    function makeServer(): RedisServer {
+      let stopping: Promise<void> | undefined;
+      const kill = async (): Promise<void> => {
+        await stopNode(primary, 'SIGKILL');
+        syncPids();
+      };
+      return {
+        host: LOOPBACK,
+        port: primary.port,
+        url: urlFor(primary.port, opts.password),
+        password: opts.password,
+        replicas: replicaNodes.map((r) => ({ port: r.port, url: urlFor(r.port, opts.password) })),
+        kill,
+        async restart() {
+          if (stopping) throw new Error('restart() after stop(): this Redis is gone');
+          await kill();
+          for (const name of readdirSync(primary.dir)) {
+            if (name !== 'redis.log') rmSync(join(primary.dir, name), { recursive: true, force: true });
+          }
+          const fresh = await startNode({ ...common, role: 'primary', dir: primary.dir, port: primary.port });
+          nodes[nodes.indexOf(primary)] = fresh;
+          primary = fresh;
+          syncPids();
+          await Promise.all(replicaNodes.map((r) => r.waitLinkUp(opts.startTimeoutMs)));
+        },
+        stop() {
+          stopping ??= (async () => {
+            // Replicas first, so the primary's shutdown has no replica to wait for.
+            await Promise.all(replicaNodes.map((r) => stopNode(r, 'SIGTERM')));
+            await stopNode(primary, 'SIGTERM');
+            rmSync(root, { recursive: true, force: true });
+            release(resource);
+          })();
+          return stopping;
+        },
+        command(args, commandOptions = {}) {
+          return respRequest(commandOptions.port ?? primary.port, [args], {
+            password: opts.password,
+            timeoutMs: commandOptions.timeoutMs,
+          });
+        },
+      };
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((n) => stopNode(n, 'SIGKILL')));
+    rmSync(root, { recursive: true, force: true });
+    release(resource);
+    throw error;
+  }
+}
