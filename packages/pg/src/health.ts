@@ -1,0 +1,128 @@
+import { formatLsn, normaliseInsertLsn, parseLsn } from './lsn.js';
+import type { HostHealth } from './types.js';
+
+/** The one method of `pg.Client` (or a PooledConnection wrapper) that the checks here need. */
+export interface HealthQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * The health check: one statement, one round trip, works for any role that is a member of `pg_monitor` (no
+ * superuser needed). Columns:
+ * - `rec`: `pg_is_in_recovery()`, read once in the subquery so every column agrees with it;
+ * - `sysid`: the cluster's system identifier;
+ * - `lsn`: a primary's insert position; a standby's replay position (NULL on a standby that has replayed
+ *   nothing);
+ * - `wr_tli`: a standby's `pg_stat_wal_receiver.received_tli` (NULL while its walreceiver is not running); on
+ *   a primary, the timeline of its current WAL file (the first 8 hex digits of the file name);
+ * - `ckpt_tli`: the timeline of the last checkpoint (a standby's last restartpoint): the fallback timeline;
+ * - `paused`: a standby's `pg_is_wal_replay_paused()`.
+ */
+export const HEALTH_CHECK_SQL = `SELECT s.rec,
+  (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
+  CASE WHEN s.rec THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END::text AS lsn,
+  CASE WHEN s.rec THEN (SELECT received_tli FROM pg_stat_wal_receiver)
+       ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS wr_tli,
+  (SELECT timeline_id FROM pg_control_checkpoint()) AS ckpt_tli,
+  CASE WHEN s.rec THEN pg_is_wal_replay_paused() ELSE false END AS paused
+FROM (SELECT pg_is_in_recovery() AS rec) AS s`;
+
+/** The row of {@link HEALTH_CHECK_SQL}, as pg returns it. */
+export interface HealthCheckRow {
+  rec: boolean;
+  sysid: string;
+  lsn: string | null;
+  wr_tli: number | null;
+  ckpt_tli: number | null;
+  paused: boolean;
+}
+
+/**
+ * Checks one host in one round trip ({@link HEALTH_CHECK_SQL}). The caller applies its own deadline (the
+ * client is a pooled connection with a statement deadline, or a dedicated health connection).
+ *
+ * The timeline of a standby is its walreceiver's `received_tli`. While the walreceiver is not running (the
+ * primary is down, or the standby restores from the archive), it is the larger of the timeline of its last
+ * restartpoint (`pg_control_checkpoint()`, which lags a timeline switch until the next restartpoint) and
+ * `previous.timeline` when `previous` is from the same cluster: a standby's timeline never goes down.
+ *
+ * A standby that has not replayed any record yet reports `lsn` 0.
+ * @param now clock ms stored as `at`
+ * @param previous the last health of this host, for the timeline fallback
+ * @throws whatever `client.query` throws (connection errors, SQLSTATE errors), unchanged
+ */
+export async function checkHealth(
+  client: HealthQueryable,
+  now: number,
+  previous?: HostHealth | undefined,
+): Promise<HostHealth> {
+  const result = await client.query(HEALTH_CHECK_SQL);
+  return toHostHealth(result.rows[0] as HealthCheckRow | undefined, now, previous);
+}
+
+/** Maps the row of {@link HEALTH_CHECK_SQL}; exported for tests of the fallbacks a live server rarely shows. */
+export function toHostHealth(
+  row: HealthCheckRow | undefined,
+  now: number,
+  previous?: HostHealth,
+): HostHealth {
+  if (row === undefined) throw new Error('health check returned no row');
+  const lsn = row.lsn === null ? 0n : parseLsn(row.lsn);
+  let timeline = row.wr_tli ?? row.ckpt_tli ?? 0;
+  if (row.wr_tli === null && previous !== undefined && previous.systemId === row.sysid) {
+    timeline = Math.max(timeline, previous.timeline);
+  }
+  return {
+    at: now,
+    inRecovery: row.rec,
+    lsn: row.rec ? lsn : normaliseInsertLsn(lsn),
+    systemId: row.sysid,
+    timeline,
+    replayPaused: row.rec && row.paused,
+  };
+}
+
+/**
+ * The piggyback probe: sent on a replica's connection right before a session read whose token the replica is
+ * not yet known to satisfy. Parameters: `$1` the token's LSN as `pg_lsn` text ({@link formatLsn}), `$2` the
+ * token's timeline. One row:
+ * - `caught_up`: the host is still a standby, its replay position is at or past `$1`, and its walreceiver is
+ *   on timeline `$2` (when the walreceiver is not running, the timeline is not checked here: probe only
+ *   replicas whose last health check reported the token's timeline);
+ * - `lsn`: its replay position (NULL if it has replayed nothing), to advance the session for monotonic reads
+ *   and to update the replica's known position.
+ *
+ * How the cluster uses it: pg's Client does not pipeline, and one statement that both checks and reads cannot
+ * be built for arbitrary user SQL. So the probe is a separate tiny statement on the same connection,
+ * immediately before the read (2 round trips instead of 1, ~100 µs more on loopback), and it is sent ONLY
+ * when the replica's last known replay LSN (from health polls and earlier probes) is below the token's. When
+ * the known LSN already covers the token no probe is sent: replay positions only grow while the timeline
+ * stays the same. When the probe says no, the cluster waits (bounded, a share of the deadline) and probes
+ * again, or reads from the primary.
+ */
+export const REPLICA_CAUGHT_UP_SQL = `SELECT pg_is_in_recovery()
+    AND COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)
+    AND COALESCE((SELECT received_tli FROM pg_stat_wal_receiver) = $2::int, true) AS caught_up,
+  pg_last_wal_replay_lsn()::text AS lsn`;
+
+/** The result of {@link REPLICA_CAUGHT_UP_SQL}. */
+export interface ReplicaCaughtUp {
+  caughtUp: boolean;
+  /** The replica's replay position (0 if it has replayed nothing). */
+  lsn: bigint;
+}
+
+/**
+ * Runs {@link REPLICA_CAUGHT_UP_SQL} for a token position.
+ * @throws whatever `client.query` throws, unchanged
+ */
+export async function replicaCaughtUp(
+  client: HealthQueryable,
+  lsn: bigint,
+  timeline: number,
+): Promise<ReplicaCaughtUp> {
+  const result = await client.query(REPLICA_CAUGHT_UP_SQL, [formatLsn(lsn), timeline]);
+  const row = result.rows[0] as { caught_up: boolean; lsn: string | null } | undefined;
+  if (row === undefined) throw new Error('replica probe returned no row');
+  return { caughtUp: row.caught_up, lsn: row.lsn === null ? 0n : parseLsn(row.lsn) };
+}

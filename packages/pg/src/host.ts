@@ -1,0 +1,143 @@
+import { BallastError, createPolicy, type Policy, type Priority } from '@ballast/core';
+import type pg from 'pg';
+import { createHostPool } from './host-pool.js';
+import { maskUrl } from './mask.js';
+import type { ResolvedClusterOptions } from './options.js';
+import { breaksConnection, hostFailure } from './pg-errors.js';
+import { PeakEwma, replicaCost } from './routing.js';
+import type { HostHealth, HostName, HostPool } from './types.js';
+
+/** How a statement runs on one host. */
+export interface RunOptions {
+  priority?: Priority | undefined;
+  deadlineMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  idempotent?: boolean | undefined;
+}
+
+/** What the cluster believes a host is. */
+export type HostRole = 'primary' | 'replica' | 'unknown';
+
+/** A log-safe name: `host:port/database`. */
+export function hostName(connectionString: string): HostName {
+  try {
+    const u = new URL(connectionString);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return maskUrl(connectionString);
+  }
+}
+
+/**
+ * One PostgreSQL server of the cluster: its pool, its policy (breaker + adaptive limiter; the cluster retries
+ * across hosts itself), what health checks and reads taught us about it, and its routing statistics.
+ */
+export class Host {
+  readonly name: HostName;
+  readonly pool: HostPool;
+  readonly policy: Policy;
+  /** What this host is believed to be; 'unknown' after an error that may mean a topology change. */
+  role: HostRole;
+  /** The last successful health check, or a newer replay position learned from a read. */
+  health: HostHealth | undefined = undefined;
+  /** Consecutive failed health checks (0: the last one succeeded). */
+  healthFailures = 0;
+  readonly latency: PeakEwma;
+  outstanding = 0;
+  readonly #clock: ResolvedClusterOptions['clock'];
+
+  constructor(
+    readonly connectionString: string,
+    listedAs: 'primary' | 'replica',
+    options: ResolvedClusterOptions,
+  ) {
+    this.name = hostName(connectionString);
+    this.role = listedAs;
+    const { pool, clock, random } = options;
+    this.#clock = clock;
+    this.pool = createHostPool({
+      connectionString,
+      name: this.name,
+      min: pool.min,
+      max: pool.max,
+      maxWaiting: pool.maxWaiting,
+      connectTimeoutMs: pool.connectTimeoutMs,
+      lifetimeMs: pool.lifetimeMs,
+      validateAfterIdleMs: pool.validateAfterIdleMs,
+      holdWarningMs: pool.holdWarningMs,
+      clock,
+      random,
+    });
+    this.policy = createPolicy({
+      name: this.name,
+      clock,
+      timeoutMs: options.timeoutMs,
+      breaker: { isFailure: hostFailure, random },
+      limiter: { name: this.name, limit: 'gradient2' },
+      retry: false,
+    });
+    this.latency = new PeakEwma();
+  }
+
+  /** Known to accept reads as a standby, with a recent health check. */
+  get isReplica(): boolean {
+    return this.role === 'replica' && this.healthFailures === 0;
+  }
+
+  /** Runs one statement on this host under its policy; the connection goes back to the pool or is destroyed. */
+  run<R extends pg.QueryResultRow>(
+    text: string | pg.QueryConfig,
+    values: readonly unknown[] | undefined,
+    options: RunOptions,
+  ): Promise<pg.QueryResult<R>> {
+    this.outstanding++;
+    const start = this.#clock.now();
+    return this.policy
+      .execute(async (ctx) => {
+        const conn = await this.pool.acquire(ctx.deadlineAt, ctx.signal);
+        try {
+          const result = await conn.query<R>(text, values, ctx.deadlineAt, ctx.signal);
+          conn.release();
+          return result;
+        } catch (error) {
+          conn.release(breaksConnection(error) || ctx.signal.aborted);
+          throw deadlineFromServer(error, ctx.remainingMs(), this.name);
+        }
+      }, options)
+      .then(
+        (result) => {
+          this.outstanding--;
+          const end = this.#clock.now();
+          this.latency.record(end - start, end);
+          return result;
+        },
+        (error: unknown) => {
+          this.outstanding--;
+          throw error;
+        },
+      );
+  }
+
+  /** Routing cost: peak-EWMA latency × (outstanding + 1). */
+  cost(nowMs: number): number {
+    return replicaCost(this.latency.value(nowMs), this.outstanding);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/**
+ * The pool sets `statement_timeout` from the remaining deadline, so the server may end a statement (57014) a
+ * moment before the client-side deadline fires: that is the caller's deadline, and says so.
+ */
+export function deadlineFromServer(error: unknown, remainingMs: number, source: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== '57014' || remainingMs > 20) return error;
+  return new BallastError('BALLAST_DEADLINE_EXCEEDED', `${source}: deadline exceeded (statement_timeout)`, {
+    retryable: false,
+    cause: error,
+    source,
+  });
+}

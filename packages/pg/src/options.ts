@@ -1,0 +1,161 @@
+import { BallastError, type Clock, systemClock } from '@ballast/core';
+
+function invalid(option: string, value: unknown, expected: string): BallastError {
+  const shown =
+    typeof value === 'string' ? '(a string)' : typeof value === 'number' ? String(value) : typeof value;
+  return new BallastError(
+    'BALLAST_INVALID_ARGUMENT',
+    `Invalid option ${option}: expected ${expected}, received ${shown}`,
+  );
+}
+
+/** Pool options of every host (see HostPoolOptions for the full meaning). */
+export interface ClusterPoolOptions {
+  /** Connections opened at start and kept. @default 0 */
+  min?: number | undefined;
+  /** Most connections per host; the host's adaptive limit moves the pool's size below it. @default 20 */
+  max?: number | undefined;
+  /** Callers waiting for a connection per host before `BALLAST_SHED` ('queue-full'). @default 1000 */
+  maxWaiting?: number | undefined;
+  /** Time to open a connection. @default 5000 */
+  connectTimeoutMs?: number | undefined;
+  /** A connection's life (±10 % jitter). @default 1_800_000 */
+  lifetimeMs?: number | undefined;
+  /** Validate a connection idle longer than this before reuse. @default 30_000 */
+  validateAfterIdleMs?: number | undefined;
+  /** Warn (`held-too-long` event) when a connection or transaction is held longer than this. @default 5000 */
+  holdWarningMs?: number | undefined;
+}
+
+/** Routing and health options. */
+export interface RoutingOptions {
+  /** `eventual` reads skip replicas lagging more than this behind the primary. @default 10_000 */
+  maxReplicaLagMs?: number | undefined;
+  /**
+   * Share of a `session` read's remaining deadline it may spend waiting for a replica to replay the session's
+   * position before reading from the primary. @default 0.25
+   */
+  sessionWaitShare?: number | undefined;
+  /** Most a `session` read waits for a replica to catch up, whatever its deadline. @default 250 */
+  sessionWaitMaxMs?: number | undefined;
+  /** Health poll of every host. @default 1000 */
+  healthIntervalMs?: number | undefined;
+  /** Poll interval while a host is failing or no writable primary is known. @default 200 */
+  healthFastIntervalMs?: number | undefined;
+  /** A health check slower than this fails. @default 500 */
+  healthTimeoutMs?: number | undefined;
+}
+
+/** Options of {@link createCluster}. */
+export interface ClusterOptions {
+  /** Connection URL of the primary (credentials are never logged or put in errors). */
+  primary: string;
+  /** Connection URLs of the read replicas. A listed replica that gets promoted becomes the primary. @default [] */
+  replicas?: readonly string[] | undefined;
+  /** Deadline of calls that do not pass `deadlineMs`. @default 10_000 */
+  timeoutMs?: number | undefined;
+  pool?: ClusterPoolOptions | undefined;
+  routing?: RoutingOptions | undefined;
+  /** Time source (tests pass a ManualClock only to pure parts; integration uses the real clock). @default systemClock */
+  clock?: Clock | undefined;
+  /** Source of randomness for replica choice and jitter. @default Math.random */
+  random?: (() => number) | undefined;
+}
+
+export interface ResolvedClusterOptions {
+  primary: string;
+  replicas: readonly string[];
+  timeoutMs: number;
+  pool: Required<{ [K in keyof ClusterPoolOptions]-?: number }>;
+  routing: Required<{ [K in keyof RoutingOptions]-?: number }>;
+  clock: Clock;
+  random: () => number;
+}
+
+/** Defaults of {@link ClusterOptions}. */
+export const DEFAULT_CLUSTER = Object.freeze({
+  timeoutMs: 10_000,
+  pool: Object.freeze({
+    min: 0,
+    max: 20,
+    maxWaiting: 1000,
+    connectTimeoutMs: 5000,
+    lifetimeMs: 1_800_000,
+    validateAfterIdleMs: 30_000,
+    holdWarningMs: 5000,
+  }),
+  routing: Object.freeze({
+    maxReplicaLagMs: 10_000,
+    sessionWaitShare: 0.25,
+    sessionWaitMaxMs: 250,
+    healthIntervalMs: 1000,
+    healthFastIntervalMs: 200,
+    healthTimeoutMs: 500,
+  }),
+});
+
+function url(option: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) {
+    throw invalid(option, value, 'a postgres:// connection URL');
+  }
+  return value;
+}
+
+function num(option: string, value: unknown, min: number, max = Number.POSITIVE_INFINITY): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+    throw invalid(
+      option,
+      value,
+      max === Number.POSITIVE_INFINITY ? `a number >= ${min}` : `a number in [${min}, ${max}]`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Merges options with {@link DEFAULT_CLUSTER} and validates them.
+ * @throws BallastError `BALLAST_INVALID_ARGUMENT` naming the option (values of URLs are never echoed).
+ */
+export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
+  if (typeof options !== 'object' || options === null) throw invalid('cluster', options, 'an options object');
+  const replicas = options.replicas ?? [];
+  if (!Array.isArray(replicas)) throw invalid('cluster.replicas', replicas, 'an array of URLs');
+  const p = options.pool ?? {};
+  const r = options.routing ?? {};
+  const dp = DEFAULT_CLUSTER.pool;
+  const dr = DEFAULT_CLUSTER.routing;
+  const min = num('pool.min', p.min ?? dp.min, 0);
+  const resolved: ResolvedClusterOptions = {
+    primary: url('cluster.primary', options.primary),
+    replicas: replicas.map((u, i) => url(`cluster.replicas[${i}]`, u)),
+    timeoutMs: num('cluster.timeoutMs', options.timeoutMs ?? DEFAULT_CLUSTER.timeoutMs, 1),
+    pool: {
+      min,
+      max: num('pool.max', p.max ?? Math.max(dp.max, min), Math.max(1, min)),
+      maxWaiting: num('pool.maxWaiting', p.maxWaiting ?? dp.maxWaiting, 0),
+      connectTimeoutMs: num('pool.connectTimeoutMs', p.connectTimeoutMs ?? dp.connectTimeoutMs, 1),
+      lifetimeMs: num('pool.lifetimeMs', p.lifetimeMs ?? dp.lifetimeMs, 1),
+      validateAfterIdleMs: num(
+        'pool.validateAfterIdleMs',
+        p.validateAfterIdleMs ?? dp.validateAfterIdleMs,
+        0,
+      ),
+      holdWarningMs: num('pool.holdWarningMs', p.holdWarningMs ?? dp.holdWarningMs, 1),
+    },
+    routing: {
+      maxReplicaLagMs: num('routing.maxReplicaLagMs', r.maxReplicaLagMs ?? dr.maxReplicaLagMs, 0),
+      sessionWaitShare: num('routing.sessionWaitShare', r.sessionWaitShare ?? dr.sessionWaitShare, 0, 1),
+      sessionWaitMaxMs: num('routing.sessionWaitMaxMs', r.sessionWaitMaxMs ?? dr.sessionWaitMaxMs, 0),
+      healthIntervalMs: num('routing.healthIntervalMs', r.healthIntervalMs ?? dr.healthIntervalMs, 10),
+      healthFastIntervalMs: num(
+        'routing.healthFastIntervalMs',
+        r.healthFastIntervalMs ?? dr.healthFastIntervalMs,
+        10,
+      ),
+      healthTimeoutMs: num('routing.healthTimeoutMs', r.healthTimeoutMs ?? dr.healthTimeoutMs, 10),
+    },
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+  };
+  return resolved;
+}

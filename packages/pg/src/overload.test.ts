@@ -1,0 +1,79 @@
+import { isBallastError } from '@ballast/core';
+import { describe, expect, inject, it } from 'vitest';
+import { createCluster } from './cluster.js';
+
+const { postgres } = inject('ballast');
+const password = new URL(postgres.primaryUrl).password;
+
+describe('overload and credentials', () => {
+  it('a bounded queue sheds with BALLAST_SHED instead of queueing without end', async () => {
+    const db = createCluster({ primary: postgres.primaryUrl, pool: { max: 2, maxWaiting: 2 } });
+    try {
+      const calls = Array.from({ length: 12 }, () =>
+        db.query('SELECT pg_sleep(0.3)').then(
+          () => 'ok',
+          (e: unknown) => e,
+        ),
+      );
+      const results = await Promise.all(calls);
+      const shed = results.filter((r) => isBallastError(r, 'BALLAST_SHED'));
+      expect(shed.length).toBeGreaterThan(0);
+      expect(results.filter((r) => r === 'ok').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('background work is shed before interactive work under pressure', async () => {
+    const db = createCluster({ primary: postgres.primaryUrl, pool: { max: 2, maxWaiting: 50 } });
+    try {
+      const slow = (priority: 'interactive' | 'background') =>
+        db.query('SELECT pg_sleep(0.2)', [], { priority, deadlineMs: 1_000 }).then(
+          () => 'ok',
+          (e: unknown) => e,
+        );
+      const all = await Promise.all([
+        ...Array.from({ length: 10 }, () => slow('background')),
+        ...Array.from({ length: 4 }, () => slow('interactive')),
+      ]);
+      const background = all.slice(0, 10);
+      const interactive = all.slice(10);
+      expect(interactive.filter((r) => r === 'ok').length).toBeGreaterThanOrEqual(
+        background.filter((r) => r === 'ok').length / 2.5,
+      );
+      expect(
+        background.some(
+          (r) => isBallastError(r, 'BALLAST_SHED') || isBallastError(r, 'BALLAST_DEADLINE_EXCEEDED'),
+        ),
+      ).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('credentials never appear in an error or an event', async () => {
+    const wrong = new URL(postgres.primaryUrl);
+    wrong.password = `${password}-wrong`;
+    const unreachable = new URL(postgres.primaryUrl);
+    unreachable.port = '1';
+    const seen: string[] = [];
+    for (const url of [wrong.toString(), unreachable.toString()]) {
+      const db = createCluster({ primary: url, routing: { healthIntervalMs: 50 } });
+      for (const event of ['host-down', 'primary-unavailable', 'connection-error'] as const) {
+        db.on(event, (e) =>
+          seen.push(
+            JSON.stringify(e, (_, v: unknown) => (v instanceof Error ? `${v.message} ${v.stack}` : v)),
+          ),
+        );
+      }
+      const error = await db.query('SELECT 1', [], { deadlineMs: 2_000 }).catch((e: unknown) => e);
+      seen.push(String((error as Error).message), String((error as Error).stack), JSON.stringify(error));
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof Error) seen.push(cause.message, String(cause.stack));
+      await new Promise((r) => setTimeout(r, 200));
+      await db.close();
+    }
+    expect(seen.length).toBeGreaterThan(2);
+    for (const text of seen) expect(text).not.toContain(password);
+  });
+});
