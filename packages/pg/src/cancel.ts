@@ -48,7 +48,9 @@ export function sendCancelRequest(target: CancelTarget, timeoutMs = 5_000): Prom
     socket.setTimeout(timeoutMs);
     socket.unref();
     socket.once('connect', () => {
-      socket.end(cancelRequestMessage(target.processID, target.secretKey));
+      // Write without half-closing, as libpq does, and let the server close: a pooler such as PgBouncer drops a
+      // cancel whose connection is half-closed right after it (and 1.18 may crash on it).
+      socket.write(cancelRequestMessage(target.processID, target.secretKey));
     });
     // The server answers nothing; drain so 'close' follows its FIN.
     socket.on('data', () => {});

@@ -1,6 +1,7 @@
 import { BallastError, type Priority, type TimerHandle } from '@ballast/core';
 import type pg from 'pg';
 import { ClusterEmitter, type ClusterEvents } from './events.js';
+import { type BallastPool, createPoolFacade, type PoolFacadeOptions } from './facade.js';
 import { Host, type RunOptions } from './host.js';
 import { normaliseInsertLsn, parseLsn } from './lsn.js';
 import { HealthProbe } from './monitor.js';
@@ -258,9 +259,16 @@ export class Cluster {
     return this.#hosts.filter((h) => h.isReplica && h.policy.breaker?.state !== 'open');
   }
 
+  /**
+   * How far behind the primary a replica is, in ms: from the primary's LSN history when it covers the replica's
+   * position, else the replica's own report (replayed everything it received → 0) aged by the time since it.
+   */
   #lagMs(host: Host, now: number): number {
-    const lsn = host.health?.lsn;
-    return lsn === undefined ? Number.POSITIVE_INFINITY : this.#lag.lagMs(lsn, now);
+    const health = host.health;
+    if (health === undefined) return Number.POSITIVE_INFINITY;
+    const fromHistory = this.#lag.lagMs(health.lsn, now);
+    if (fromHistory !== Number.POSITIVE_INFINITY) return fromHistory;
+    return health.replayLagMs + Math.max(0, now - health.at);
   }
 
   /** @internal The primary as health checks know it: its system identifier, timeline and position. */
@@ -301,6 +309,22 @@ export class Cluster {
     return runTransaction(primary, fn, options).catch((error: unknown) => {
       throw this.#afterPrimaryError(primary, error);
     });
+  }
+
+  /**
+   * A `pg.Pool`-compatible facade (an `instanceof pg.Pool`) over this cluster, for Kysely's `PostgresDialect`,
+   * Drizzle's node-postgres driver and code written for pg's pool. `pool.query` goes to the primary (plain reads
+   * to replicas with `reads: 'eventual' | 'session'`); `pool.connect()` pins one primary connection under the
+   * primary's admission control; `pool.end()` closes the cluster only with `endClosesCluster: true`.
+   * @throws BallastError `BALLAST_INVALID_ARGUMENT` naming an invalid option.
+   */
+  asPool(options?: PoolFacadeOptions): BallastPool {
+    return createPoolFacade(this, options);
+  }
+
+  /** @internal The writable primary host (`undefined` while none is known), for the pool facade's pinned clients. */
+  primaryHost(): Host | undefined {
+    return this.#primary;
   }
 
   // ── health and failover ─────────────────────────────────────────────────────────────────────────────────────

@@ -190,6 +190,7 @@ describe('toHostHealth fallbacks', () => {
     lsn: '0/3000028',
     wr_tli: 3,
     ckpt_tli: 2,
+    lag_ms: 0,
     paused: false,
     ...over,
   });
@@ -200,6 +201,7 @@ describe('toHostHealth fallbacks', () => {
     systemId: '7301234567890123456',
     timeline: 4,
     replayPaused: false,
+    replayLagMs: 0,
   };
 
   it("takes a standby's timeline from its walreceiver", () => {

@@ -24,7 +24,10 @@ export const HEALTH_CHECK_SQL = `SELECT s.rec,
   CASE WHEN s.rec THEN (SELECT received_tli FROM pg_stat_wal_receiver)
        ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS wr_tli,
   (SELECT timeline_id FROM pg_control_checkpoint()) AS ckpt_tli,
-  CASE WHEN s.rec THEN pg_is_wal_replay_paused() ELSE false END AS paused
+  CASE WHEN s.rec THEN pg_is_wal_replay_paused() ELSE false END AS paused,
+  CASE WHEN NOT s.rec THEN 0
+       WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+       ELSE (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8 END AS lag_ms
 FROM (SELECT pg_is_in_recovery() AS rec) AS s`;
 
 /** The row of {@link HEALTH_CHECK_SQL}, as pg returns it. */
@@ -35,6 +38,7 @@ export interface HealthCheckRow {
   wr_tli: number | null;
   ckpt_tli: number | null;
   paused: boolean;
+  lag_ms: number | null;
 }
 
 /**
@@ -79,6 +83,8 @@ export function toHostHealth(
     systemId: row.sysid,
     timeline,
     replayPaused: row.rec && row.paused,
+    // The standby's own view: 0 when it replayed all it received, else the age of its last replayed commit.
+    replayLagMs: row.lag_ms == null ? Number.POSITIVE_INFINITY : Math.max(0, row.lag_ms),
   };
 }
 

@@ -122,9 +122,10 @@ export class Conn implements Cover {
     try {
       if (signal?.aborted) throw abortReason(signal, this.host);
       if (
-        deadlineAt !== INF ||
-        this.statementTimeoutMs !== this.ctx.opts.statementTimeoutMs ||
-        this.#statementTimeoutUncertain
+        this.ctx.opts.serverTimeouts &&
+        (deadlineAt !== INF ||
+          this.statementTimeoutMs !== this.ctx.opts.statementTimeoutMs ||
+          this.#statementTimeoutUncertain)
       ) {
         await this.#adjustStatementTimeout(deadlineAt);
         if (signal?.aborted) throw abortReason(signal, this.host);

@@ -34,6 +34,14 @@ export interface HostPoolOptions {
   /** The connection's default `statement_timeout`, set at connect as a startup parameter. `0`: none. @default 0 */
   statementTimeoutMs?: number | undefined;
   /**
+   * Let the server enforce deadlines too: `statement_timeout` as a startup parameter and a `SET` when a call's
+   * remaining deadline needs it. Turn off behind a transaction-mode pooler (PgBouncer): it ignores startup
+   * parameters and runs the `SET` and the statement on different backends, so a `SET` would leak to other
+   * clients. Deadlines then rest on cancel requests, which poolers forward.
+   * @default true
+   */
+  serverTimeouts?: boolean | undefined;
+  /**
    * After a cancel request, how long a statement may still run before its socket is destroyed (the server may be
    * unreachable, so the cancel never lands). @default 1_000
    */
@@ -61,6 +69,7 @@ export const DEFAULT_HOST_POOL = Object.freeze({
   idleTimeoutMs: 60_000,
   holdWarningMs: 5_000,
   statementTimeoutMs: 0,
+  serverTimeouts: true,
   cancelGraceMs: 1_000,
   keepAlive: true,
   keepAliveInitialDelayMillis: 10_000,
@@ -81,6 +90,7 @@ export interface ResolvedHostPoolOptions {
   readonly idleTimeoutMs: number;
   readonly holdWarningMs: number;
   readonly statementTimeoutMs: number;
+  readonly serverTimeouts: boolean;
   readonly cancelGraceMs: number;
   readonly clock: Clock;
   readonly random: () => number;
@@ -134,6 +144,9 @@ export function resolveHostPoolOptions(options: HostPoolOptions): ResolvedHostPo
   );
   const keepAlive = options.keepAlive ?? d.keepAlive;
   if (typeof keepAlive !== 'boolean') throw invalidArgument('keepAlive', keepAlive, 'a boolean');
+  const serverTimeouts = options.serverTimeouts ?? d.serverTimeouts;
+  if (typeof serverTimeouts !== 'boolean')
+    throw invalidArgument('serverTimeouts', serverTimeouts, 'a boolean');
   const connectTimeoutMs = ms('connectTimeoutMs', options.connectTimeoutMs ?? d.connectTimeoutMs);
   const clientConfig: pg.ClientConfig = {
     ...base,
@@ -144,7 +157,7 @@ export function resolveHostPoolOptions(options: HostPoolOptions): ResolvedHostPo
     ),
     connectionTimeoutMillis: connectTimeoutMs,
   };
-  if (statementTimeoutMs > 0) {
+  if (statementTimeoutMs > 0 && serverTimeouts) {
     const prior = typeof base.options === 'string' && base.options !== '' ? `${base.options} ` : '';
     clientConfig.options = `${prior}-c statement_timeout=${statementTimeoutMs}`;
   }
@@ -169,6 +182,7 @@ export function resolveHostPoolOptions(options: HostPoolOptions): ResolvedHostPo
     idleTimeoutMs: ms('idleTimeoutMs', options.idleTimeoutMs ?? d.idleTimeoutMs),
     holdWarningMs: ms('holdWarningMs', options.holdWarningMs ?? d.holdWarningMs),
     statementTimeoutMs,
+    serverTimeouts,
     cancelGraceMs: ms('cancelGraceMs', options.cancelGraceMs ?? d.cancelGraceMs),
     clock,
     random,

@@ -1,4 +1,11 @@
-import { BallastError, createPolicy, type Policy, type Priority } from '@ballast/core';
+import {
+  BallastError,
+  createPolicy,
+  gradient2Limit,
+  type Limiter,
+  type Policy,
+  type Priority,
+} from '@ballast/core';
 import type pg from 'pg';
 import { createHostPool } from './host-pool.js';
 import { maskUrl } from './mask.js';
@@ -52,7 +59,9 @@ export class Host {
     options: ResolvedClusterOptions,
   ) {
     this.name = hostName(connectionString);
-    this.role = listedAs;
+    // The listed primary is trusted for writes until a check says otherwise; a replica serves reads only once a
+    // health check has confirmed it (role, position, lag).
+    this.role = listedAs === 'primary' ? 'primary' : 'unknown';
     const { pool, clock, random } = options;
     this.#clock = clock;
     this.pool = createHostPool({
@@ -65,6 +74,7 @@ export class Host {
       lifetimeMs: pool.lifetimeMs,
       validateAfterIdleMs: pool.validateAfterIdleMs,
       holdWarningMs: pool.holdWarningMs,
+      serverTimeouts: pool.serverTimeouts,
       clock,
       random,
     });
@@ -73,15 +83,25 @@ export class Host {
       clock,
       timeoutMs: options.timeoutMs,
       breaker: { isFailure: hostFailure, random },
-      limiter: { name: this.name, limit: 'gradient2' },
+      // Admission matches the pool: never more in flight than connections the pool may open.
+      limiter: {
+        name: this.name,
+        limit: gradient2Limit({ initialLimit: Math.min(20, pool.max), maxLimit: pool.max, minLimit: 1 }),
+      },
       retry: false,
     });
     this.latency = new PeakEwma();
+    // The pool grows toward the host's adaptive concurrency limit, never past pool.max.
+    const limiter = this.policy.limiter as Partial<Limiter> | undefined;
+    if (limiter?.on !== undefined && typeof limiter.limit === 'number') {
+      this.pool.setTarget(Math.ceil(limiter.limit));
+      limiter.on('limit-change', (e) => this.pool.setTarget(e.to));
+    }
   }
 
   /** Known to accept reads as a standby, with a recent health check. */
   get isReplica(): boolean {
-    return this.role === 'replica' && this.healthFailures === 0;
+    return this.role === 'replica' && this.healthFailures === 0 && this.health !== undefined;
   }
 
   /** Runs one statement on this host under its policy; the connection goes back to the pool or is destroyed. */

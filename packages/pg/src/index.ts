@@ -3,6 +3,8 @@
 export type { CallOptions, ClusterStats, ReadOptions } from './cluster.js';
 export { Cluster, createCluster } from './cluster.js';
 export type { ClusterEvents } from './events.js';
+export type { PoolFacadeOptions } from './facade.js';
+export { BallastPool, BallastPoolClient, DEFAULT_POOL_FACADE } from './facade.js';
 export type { ClusterOptions, ClusterPoolOptions, RoutingOptions } from './options.js';
 export { DEFAULT_CLUSTER } from './options.js';
 export { Session } from './session.js';

@@ -25,6 +25,13 @@ export interface ClusterPoolOptions {
   validateAfterIdleMs?: number | undefined;
   /** Warn (`held-too-long` event) when a connection or transaction is held longer than this. @default 5000 */
   holdWarningMs?: number | undefined;
+  /**
+   * Let the server enforce deadlines too (`statement_timeout` following each call's remaining deadline). Set
+   * `false` behind a transaction-mode pooler such as PgBouncer: it runs the `SET` and the statement on different
+   * backends, so the setting would leak to other clients. Deadlines then rest on cancel requests alone.
+   * @default true
+   */
+  serverTimeouts?: boolean | undefined;
 }
 
 /** Routing and health options. */
@@ -66,7 +73,9 @@ export interface ResolvedClusterOptions {
   primary: string;
   replicas: readonly string[];
   timeoutMs: number;
-  pool: Required<{ [K in keyof ClusterPoolOptions]-?: number }>;
+  pool: Required<{ [K in Exclude<keyof ClusterPoolOptions, 'serverTimeouts'>]-?: number }> & {
+    serverTimeouts: boolean;
+  };
   routing: Required<{ [K in keyof RoutingOptions]-?: number }>;
   clock: Clock;
   random: () => number;
@@ -83,6 +92,7 @@ export const DEFAULT_CLUSTER = Object.freeze({
     lifetimeMs: 1_800_000,
     validateAfterIdleMs: 30_000,
     holdWarningMs: 5000,
+    serverTimeouts: true,
   }),
   routing: Object.freeze({
     maxReplicaLagMs: 10_000,
@@ -98,6 +108,11 @@ function url(option: string, value: unknown): string {
   if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) {
     throw invalid(option, value, 'a postgres:// connection URL');
   }
+  return value;
+}
+
+function bool(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalid(option, value, 'a boolean');
   return value;
 }
 
@@ -141,6 +156,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
         0,
       ),
       holdWarningMs: num('pool.holdWarningMs', p.holdWarningMs ?? dp.holdWarningMs, 1),
+      serverTimeouts: bool('pool.serverTimeouts', p.serverTimeouts ?? dp.serverTimeouts),
     },
     routing: {
       maxReplicaLagMs: num('routing.maxReplicaLagMs', r.maxReplicaLagMs ?? dr.maxReplicaLagMs, 0),

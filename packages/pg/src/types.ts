@@ -106,6 +106,11 @@ export interface HostHealth {
   timeline: number;
   /** Standby only: replay paused (`pg_is_wal_replay_paused()`). */
   replayPaused: boolean;
+  /**
+   * The standby's own estimate of its replay lag in ms: 0 when it replayed everything it received, else the age of
+   * its last replayed commit (Infinity when unknown). 0 on a primary.
+   */
+  replayLagMs: number;
 }
 
 /** The decoded content of a read-your-writes session token. */

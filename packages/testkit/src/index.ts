@@ -4,6 +4,8 @@ export type { PostgresBinaries } from './binaries.js';
 export { findPostgresBinaries } from './binaries.js';
 export type { DirectionFaults, FaultProxyOptions, FaultProxyStats, Faults } from './fault-proxy.js';
 export { DEFAULT_FAULT_PROXY_OPTIONS, FaultProxy } from './fault-proxy.js';
+export type { Pgbouncer, PgbouncerOptions, PgbouncerPoolMode, PgbouncerTarget } from './pgbouncer.js';
+export { DEFAULT_PGBOUNCER_OPTIONS, findPgbouncer, startPgbouncer } from './pgbouncer.js';
 export type {
   PostgresCluster,
   PostgresNode,
