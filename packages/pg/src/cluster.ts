@@ -6,9 +6,9 @@ import { Host, type RunOptions } from './host.js';
 import { normaliseInsertLsn, parseLsn } from './lsn.js';
 import { HealthProbe } from './monitor.js';
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './options.js';
-import { notExecuted, retryableRead, signalsTopologyChange } from './pg-errors.js';
+import { hostFailure, notExecuted, retryableRead, signalsTopologyChange } from './pg-errors.js';
 import { ReplicaLag } from './replica-lag.js';
-import { pickReplica } from './routing.js';
+import { OutlierEjector, pickReplica } from './routing.js';
 import { Session } from './session.js';
 import { runTransaction, type TransactionClient, type TransactionOptions } from './transaction.js';
 import type { HostHealth, SessionPosition } from './types.js';
@@ -75,6 +75,8 @@ export class Cluster {
   readonly #timers: (TimerHandle | undefined)[];
   readonly #events = new ClusterEmitter();
   readonly #lag = new ReplicaLag();
+  /** 5 consecutive failures eject a replica for 30 s × times ejected (≤ 300 s); never more than half of them. */
+  readonly #ejector = new OutlierEjector();
   #primary: Host | undefined;
   #closed = false;
   readonly counts = { fallbacksToPrimary: 0, sessionWaits: 0, topologyChanges: 0 };
@@ -218,9 +220,16 @@ export class Cluster {
       tried.add(host);
       try {
         const result = await host.run<R>(text, values, { ...options, idempotent: true });
+        this.#ejector.onSuccess(host.name);
         onRead?.(host);
         return result;
       } catch (error) {
+        if (hostFailure(error) === 'failure') {
+          const replicas = this.#hosts.length - 1;
+          if (this.#ejector.onFailure(host.name, this.#o.clock.now(), replicas)) {
+            this.#events.emit('host-down', { host: host.name, reason: `ejected: ${describe(error)}` });
+          }
+        }
         if (signalsTopologyChange(error)) this.#suspect(host, error);
         if (!retryableRead(error)) throw error;
         left = left.filter((h) => !tried.has(h) && h.isReplica);
@@ -256,7 +265,10 @@ export class Cluster {
   }
 
   #replicas(): Host[] {
-    return this.#hosts.filter((h) => h.isReplica && h.policy.breaker?.state !== 'open');
+    const now = this.#o.clock.now();
+    return this.#hosts.filter(
+      (h) => h.isReplica && h.policy.breaker?.state !== 'open' && !this.#ejector.isEjected(h.name, now),
+    );
   }
 
   /**
