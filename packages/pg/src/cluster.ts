@@ -79,6 +79,8 @@ export class Cluster {
   readonly #ejector = new OutlierEjector();
   #primary: Host | undefined;
   #closed = false;
+  /** Hosts whose health check is running now. */
+  readonly #checking = new Set<number>();
   readonly counts = { fallbacksToPrimary: 0, sessionWaits: 0, topologyChanges: 0 };
 
   constructor(options: ClusterOptions) {
@@ -130,23 +132,32 @@ export class Cluster {
     values: readonly unknown[] | undefined,
     options: RunOptions,
   ): Promise<pg.QueryResult<R>> {
+    const deadlineMs = options.deadlineMs ?? this.#o.timeoutMs;
+    const start = this.#o.clock.now();
     for (let attempt = 1; ; attempt++) {
       const primary = this.#primary;
       if (primary === undefined) throw primaryUnavailable('none is known (failover in progress?)');
+      // A retry runs inside the call's one deadline, not a fresh one.
+      const left = deadlineMs - (this.#o.clock.now() - start);
       try {
-        return await primary.run<R>(text, values, options);
+        return await primary.run<R>(text, values, attempt === 1 ? options : { ...options, deadlineMs: left });
       } catch (error) {
         const mapped = this.#afterPrimaryError(primary, error);
         // A write is retried only when it provably never ran (or the caller said it is idempotent).
         const again =
           attempt < 2 && (notExecuted(error) || (options.idempotent === true && retryableRead(error)));
-        if (!again || this.#primary === undefined) throw mapped;
+        const remaining = deadlineMs - (this.#o.clock.now() - start);
+        if (!again || this.#primary === undefined || remaining <= 1) throw mapped;
       }
     }
   }
 
   #afterPrimaryError(primary: Host, error: unknown): unknown {
     if (signalsTopologyChange(error)) this.#suspect(primary, error);
+    // A statement that ran out of time on the primary may be the first sign of a silent outage: check it now
+    // rather than at the next poll, so writes start failing fast within one health timeout.
+    else if ((error as { code?: unknown } | null)?.code === 'BALLAST_DEADLINE_EXCEEDED')
+      this.#checkSoon(primary);
     const code = (error as { code?: unknown } | null)?.code;
     if (code === 'BALLAST_CIRCUIT_OPEN') {
       return primaryUnavailable(
@@ -170,7 +181,18 @@ export class Cluster {
     );
     const row = result.rows[0];
     if (row === undefined) throw new Error('pg_current_wal_insert_lsn() returned no row');
-    return { systemId: row.sysid, timeline: row.tli, lsn: normaliseInsertLsn(parseLsn(row.lsn)) };
+    const position = { systemId: row.sysid, timeline: row.tli, lsn: normaliseInsertLsn(parseLsn(row.lsn)) };
+    // What the primary just told us is newer than its last health check: let every session use it.
+    const health = this.#primary?.health;
+    if (
+      this.#primary !== undefined &&
+      health !== undefined &&
+      health.timeline === position.timeline &&
+      position.lsn > health.lsn
+    ) {
+      this.#primary.health = { ...health, lsn: position.lsn };
+    }
+    return position;
   }
 
   // ── reads ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -355,6 +377,13 @@ export class Cluster {
     this.#schedule(this.#hosts.indexOf(host), 0);
   }
 
+  /** Brings the next health check of `host` forward to now, unless one is already running. */
+  #checkSoon(host: Host): void {
+    const i = this.#hosts.indexOf(host);
+    if (i < 0 || this.#checking.has(i)) return;
+    this.#schedule(i, 0);
+  }
+
   #schedule(i: number, delayMs: number): void {
     if (this.#closed || i < 0) return;
     const clock = this.#o.clock;
@@ -368,6 +397,8 @@ export class Cluster {
     const host = this.#hosts[i] as Host;
     const probe = this.#probes[i] as HealthProbe;
     const { healthIntervalMs, healthFastIntervalMs } = this.#o.routing;
+    if (this.#checking.has(i)) return;
+    this.#checking.add(i);
     try {
       const health = await probe.check(host.health);
       if (this.#closed) return;
@@ -384,7 +415,15 @@ export class Cluster {
       const role = health.inRecovery ? 'replica' : 'primary';
       if (role === 'primary' && host.role === 'replica') host.pool.drain(); // promoted: read-only sessions are stale
       host.role = role;
-      if (wasDown) this.#events.emit('host-up', { host: host.name, role });
+      if (wasDown) {
+        // Connections (and connects) from before the outage are suspect.
+        if (host.healthFailures === 0) host.pool.drain();
+        this.#events.emit('host-up', { host: host.name, role });
+      }
+      // A healthy host's breaker may move to half-open now instead of waiting out its open time.
+      (host.policy.breaker as { recordHealthCheck?: (ok: boolean) => void } | undefined)?.recordHealthCheck?.(
+        true,
+      );
       if (role === 'primary') this.#lag.record(health.lsn, health.at);
     } catch (error) {
       if (this.#closed) return;
@@ -395,8 +434,11 @@ export class Cluster {
         this.#primary = undefined;
         this.#events.emit('primary-unavailable', { host: host.name, reason: describe(error) });
       }
-      host.policy.breaker &&
-        (host.policy.breaker as { recordHealthCheck?: (ok: boolean) => void }).recordHealthCheck?.(false);
+      (host.policy.breaker as { recordHealthCheck?: (ok: boolean) => void } | undefined)?.recordHealthCheck?.(
+        false,
+      );
+    } finally {
+      this.#checking.delete(i);
     }
     this.#elect();
     const fast = host.healthFailures > 0 || host.role === 'unknown' || this.#primary === undefined;

@@ -117,7 +117,16 @@ class HostPoolImpl implements HostPool, ConnContext {
   drain(): void {
     for (const conn of [...this.#all]) {
       if (conn.state === 'idle') this.#destroy(conn);
-      else conn.doomed = true;
+      else {
+        conn.doomed = true;
+        // A connect stuck on a host that went away would hold a `maxConnecting` slot until its timeout, and the
+        // next connects (to the host once it is back) would queue behind it: abandon it now.
+        if (conn.state === 'connecting') {
+          (
+            conn.client as unknown as { connection?: { stream?: { destroy(): void } } }
+          ).connection?.stream?.destroy();
+        }
+      }
     }
     this.#dispatch();
   }

@@ -45,11 +45,11 @@ export interface RoutingOptions {
   sessionWaitShare?: number | undefined;
   /** Most a `session` read waits for a replica to catch up, whatever its deadline. @default 250 */
   sessionWaitMaxMs?: number | undefined;
-  /** Health poll of every host. @default 1000 */
+  /** Health poll of every host. @default 500 */
   healthIntervalMs?: number | undefined;
   /** Poll interval while a host is failing or no writable primary is known. @default 200 */
   healthFastIntervalMs?: number | undefined;
-  /** A health check slower than this fails. @default 500 */
+  /** A health check slower than this fails. @default 400 */
   healthTimeoutMs?: number | undefined;
 }
 
@@ -98,9 +98,9 @@ export const DEFAULT_CLUSTER = Object.freeze({
     maxReplicaLagMs: 10_000,
     sessionWaitShare: 0.25,
     sessionWaitMaxMs: 250,
-    healthIntervalMs: 1000,
+    healthIntervalMs: 500,
     healthFastIntervalMs: 200,
-    healthTimeoutMs: 500,
+    healthTimeoutMs: 400,
   }),
 });
 

@@ -6,7 +6,11 @@ import { checkToken, decodeToken, encodeToken, mergePositions } from './token.js
 import type { TransactionClient, TransactionOptions } from './transaction.js';
 import type { SessionPosition } from './types.js';
 
-const REPLAY_LSN_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
+const REPLAY_LSN_SQL =
+  'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS recv';
+
+/** Waiting for WAL the replica has not even received yet (async commit, a slow link) pays off rarely: cap it. */
+const NOT_RECEIVED_WAIT_MS = 10;
 
 /**
  * A read-your-writes session. After each write it knows the WAL position that covers the write; a session read
@@ -16,6 +20,8 @@ const REPLAY_LSN_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
  */
 export class Session {
   #position: SessionPosition | undefined;
+  /** The position came from this process's own capture on the current primary (not from a token): trusted. */
+  #verified = false;
   #lastReplica: Host | undefined;
 
   constructor(
@@ -72,6 +78,7 @@ export class Session {
     // After COMMIT returned, not inside the transaction: the insert position then covers the commit record.
     const pos = await this.cluster.capturePosition(options);
     this.#position = this.#position === undefined ? pos : mergePositions(this.#position, pos, pos.systemId);
+    this.#verified = this.#position === pos;
   }
 
   /** A read that sees this session's writes (default consistency 'session'). */
@@ -86,7 +93,9 @@ export class Session {
     const cluster = this.cluster;
     const primary = cluster.primaryHealth();
     let pos = this.#position;
-    if (pos !== undefined && primary !== undefined) {
+    const trusted =
+      this.#verified && pos !== undefined && primary !== undefined && pos.timeline === primary.timeline;
+    if (pos !== undefined && primary !== undefined && !trusted) {
       const verdict = checkToken(pos, {
         systemId: primary.systemId,
         timeline: primary.timeline,
@@ -110,6 +119,7 @@ export class Session {
             ? this.#position
             : fresh;
         this.#position = pos;
+        this.#verified = true;
       }
     }
     const need = pos?.lsn ?? 0n;
@@ -167,14 +177,17 @@ export class Session {
     for (const h of replicas) if ((h.health?.lsn ?? -1n) > (host.health?.lsn ?? -1n)) host = h;
     for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
       let lsn: bigint;
+      let received: bigint;
       try {
-        const r = await host.run<{ lsn: string | null }>(REPLAY_LSN_SQL, undefined, {
+        const r = await host.run<{ lsn: string | null; recv: string | null }>(REPLAY_LSN_SQL, undefined, {
           priority: options.priority,
           deadlineMs: Math.max(1, budget - (clock.now() - start)),
           signal: options.signal,
           idempotent: true,
         });
-        lsn = r.rows[0]?.lsn == null ? -1n : parseLsn(r.rows[0].lsn);
+        const row = r.rows[0];
+        lsn = row?.lsn == null ? -1n : parseLsn(row.lsn);
+        received = row?.recv == null ? -1n : parseLsn(row.recv);
       } catch {
         this.cluster.sessionWaited(host, clock.now() - start, false);
         return undefined;
@@ -185,7 +198,10 @@ export class Session {
         this.cluster.sessionWaited(host, waited, true);
         return host;
       }
-      if (waited + delay >= budget) {
+      // Not even received yet: the WAL is still on its way (async commit flushes every wal_writer_delay); the
+      // primary answers sooner than the replica would.
+      const limit = received < need ? Math.min(budget, NOT_RECEIVED_WAIT_MS) : budget;
+      if (waited + delay >= limit) {
         this.cluster.sessionWaited(host, waited, false);
         return undefined;
       }
