@@ -4,7 +4,7 @@ import { type DeadlineWheel, deadlineWheelFor } from './deadline-wheel.js';
 import { abortedError, BallastError, deadlineError, invalidArgument } from './errors.js';
 import { type Hedge, type HedgeAdmit, runHedgedTracked } from './hedge/index.js';
 import type { LimiterStats } from './limiter/index.js';
-import { type AttemptContext, NEVER_ABORTED, Operation } from './operation.js';
+import { type AttemptContext, NEVER_ABORTED, NEVER_ENDS, Operation } from './operation.js';
 import { checkBoolean, checkNumber } from './options.js';
 import type { ExecuteOptions, Policy, PolicyCounts, PolicyStats, StatsSource } from './policy.js';
 import { NO_RETRY_BUDGET, type Retry, type RetryBudget } from './retry/index.js';
@@ -15,6 +15,7 @@ type Work<T> = (ctx: AttemptContext) => Promise<T> | T;
 /** The context of a first attempt with no deadline and no caller signal: shared, so the fast path allocates none. */
 const FIRST_ATTEMPT: AttemptContext = Object.freeze({
   signal: NEVER_ABORTED,
+  endSignal: NEVER_ENDS,
   attempt: 1,
   deadlineAt: Number.POSITIVE_INFINITY,
   remainingMs: () => Number.POSITIVE_INFINITY,

@@ -82,7 +82,8 @@ export {
   vegasLimit,
 } from './limiter/index.js';
 // Composition
-export type { AttemptContext } from './operation.js';
+export type { AttemptContext, EndListener, EndSignal } from './operation.js';
+export { NEVER_ABORTED, NEVER_ENDS } from './operation.js';
 export type { ExecuteOptions, Policy, PolicyCounts, PolicyOptions, PolicyStats } from './policy.js';
 export { createPolicy } from './policy.js';
 // Retry and retry budget

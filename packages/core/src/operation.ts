@@ -2,6 +2,21 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { DeadlineWheel, Expirable } from './deadline-wheel.js';
 import { abortedError, type BallastError, deadlineError } from './errors.js';
 
+/** A listener of an {@link EndSignal}: a function or an object with `handleEvent` (no closure needed). */
+export type EndListener = ((event: unknown) => void) | { handleEvent(event: unknown): void };
+
+/**
+ * The allocation-free stand-in for an AbortSignal that drivers can listen on: it "aborts" at the same moment and
+ * with the same `reason` as the attempt's `signal` would, and is listened to the same way
+ * (`addEventListener('abort', listener)`). An AbortSignal satisfies this interface too.
+ */
+export interface EndSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: EndListener, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: EndListener): void;
+}
+
 /** What the work function receives for each attempt. */
 export interface AttemptContext {
   /**
@@ -9,6 +24,11 @@ export interface AttemptContext {
    * Created lazily on first read: work that never reads it pays nothing for it.
    */
   readonly signal: AbortSignal;
+  /**
+   * The same ending as `signal`, without creating an AbortController: for drivers that only need to be told
+   * (a pool cancelling a statement on the server). Pass `signal` to APIs that need a real AbortSignal.
+   */
+  readonly endSignal: EndSignal;
   /** 1 for the first attempt, 2 for the first retry, and so on. */
   readonly attempt: number;
   /** Absolute deadline in clock ms (`Infinity` when none). */
@@ -24,6 +44,14 @@ export interface AttemptContext {
  */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
+/** The {@link EndSignal} of contexts that can never end (no deadline, no caller signal). */
+export const NEVER_ENDS: EndSignal = Object.freeze({
+  aborted: false,
+  reason: undefined,
+  addEventListener() {},
+  removeEventListener() {},
+});
+
 /**
  * One logical call through a policy: its deadline, the caller's signal and a lazily created AbortController.
  * It is the attempt context the work function receives (no extra object per attempt unless hedging).
@@ -32,7 +60,7 @@ export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
  * work's promise; `settle()` runs when the policy is done with the work (permits released), after which nothing
  * of the operation is referenced from the wheel or the caller's signal.
  */
-export class Operation implements AttemptContext, Expirable {
+export class Operation implements AttemptContext, Expirable, EndSignal {
   attempt = 1;
   /** True once the policy finished with the work (see {@link Operation.settle}). */
   settled = false;
@@ -47,6 +75,9 @@ export class Operation implements AttemptContext, Expirable {
   #onCallerAbort: (() => void) | undefined = undefined;
   /** Wakes a back-off sleep early when the call ends. */
   #wake: (() => void) | undefined = undefined;
+  /** EndSignal listeners: one inline (the common case: one driver), more in an array. */
+  #listener: EndListener | undefined = undefined;
+  #listeners: EndListener[] | undefined = undefined;
 
   constructor(
     readonly source: string,
@@ -66,6 +97,32 @@ export class Operation implements AttemptContext, Expirable {
     else if (this.callerSignal?.aborted)
       this.#controller.abort(abortedError(this.source, this.callerSignal.reason));
     return this.#controller.signal;
+  }
+
+  /** The operation is its own {@link EndSignal}: no allocation. */
+  get endSignal(): EndSignal {
+    return this;
+  }
+
+  get aborted(): boolean {
+    return this.ended !== undefined;
+  }
+
+  get reason(): unknown {
+    return this.ended;
+  }
+
+  addEventListener(_type: 'abort', listener: EndListener): void {
+    if (this.#listener === undefined) this.#listener = listener;
+    else (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: EndListener): void {
+    if (this.#listener === listener) this.#listener = undefined;
+    else if (this.#listeners !== undefined) {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    }
   }
 
   remainingMs(): number {
@@ -147,5 +204,21 @@ export class Operation implements AttemptContext, Expirable {
     this.#reject?.(error);
     this.#reject = undefined;
     this.#wake?.();
+    const event = { type: 'abort' as const };
+    const one = this.#listener;
+    const more = this.#listeners;
+    this.#listener = undefined;
+    this.#listeners = undefined;
+    if (one !== undefined) notify(one, event);
+    if (more !== undefined) for (const l of more) notify(l, event);
+  }
+}
+
+function notify(listener: EndListener, event: unknown): void {
+  try {
+    if (typeof listener === 'function') listener(event);
+    else listener.handleEvent(event);
+  } catch (error) {
+    process.emitWarning(`ballast: an abort listener threw: ${String(error)}`, 'BallastListenerError');
   }
 }

@@ -107,6 +107,41 @@ describe('policy call life cycle', () => {
     expect(policy.breaker?.state).toBe('closed');
   });
 
+  it('endSignal ends with the deadline, like signal, without creating an AbortController', async () => {
+    const clock = new ManualClock();
+    const policy = createPolicy({ clock, retry: false });
+    const heard: unknown[] = [];
+    let endSignal: { aborted: boolean; reason: unknown } | undefined;
+    const original = globalThis.AbortController;
+    let created = 0;
+    globalThis.AbortController = class extends original {
+      constructor() {
+        super();
+        created++;
+      }
+    };
+    try {
+      const call = policy
+        .execute(
+          (ctx) => {
+            endSignal = ctx.endSignal;
+            ctx.endSignal.addEventListener('abort', { handleEvent: () => heard.push(ctx.endSignal.reason) });
+            return new Promise(() => {});
+          },
+          { deadlineMs: 50 },
+        )
+        .catch((e: unknown) => e);
+      await clock.advanceAsync(60);
+      const error = await call;
+      expect(isBallastError(error, 'BALLAST_DEADLINE_EXCEEDED')).toBe(true);
+      expect(endSignal?.aborted).toBe(true);
+      expect(heard).toEqual([error]);
+      expect(created).toBe(0);
+    } finally {
+      globalThis.AbortController = original;
+    }
+  });
+
   it.each([
     ['breaker', true],
     ['limiter', 50],

@@ -4,7 +4,7 @@ import { sendCancelRequest } from './cancel.js';
 import { abortReason, deadlineExceeded } from './host-pool-errors.js';
 import type { ResolvedHostPoolOptions } from './host-pool-options.js';
 import type { Cover, Waiter } from './host-pool-waiters.js';
-import type { HostName, PooledConnection } from './types.js';
+import type { HostName, PooledConnection, SignalLike } from './types.js';
 
 /** What a connection needs from its pool. Internal. */
 export interface ConnContext {
@@ -69,7 +69,7 @@ export class Conn implements Cover {
   #statementTimeoutUncertain = false;
   #pending = 0;
   #tail: Promise<unknown> | undefined = undefined;
-  #signal: AbortSignal | undefined = undefined;
+  #signal: SignalLike | undefined = undefined;
   #deadlineAt = INF;
   #running = false;
   #cancelSent = false;
@@ -100,7 +100,7 @@ export class Conn implements Cover {
     text: string | pg.QueryConfig,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
-    signal: AbortSignal | undefined,
+    signal: SignalLike | undefined,
   ): Promise<pg.QueryResult<R>> {
     this.#pending++;
     let p: Promise<pg.QueryResult<R>>;
@@ -117,7 +117,7 @@ export class Conn implements Cover {
     text: string | pg.QueryConfig,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
-    signal: AbortSignal | undefined,
+    signal: SignalLike | undefined,
   ): Promise<pg.QueryResult<R>> {
     try {
       if (signal?.aborted) throw abortReason(signal, this.host);
@@ -238,7 +238,7 @@ export class Lease implements PooledConnection {
     text: string | pg.QueryConfig,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
-    signal: AbortSignal | undefined,
+    signal: SignalLike | undefined,
   ): Promise<pg.QueryResult<R>> {
     const conn = this.#conn;
     if (conn === undefined)

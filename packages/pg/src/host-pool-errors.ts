@@ -1,5 +1,5 @@
 import { BallastError, isBallastError, type ShedReason } from '@ballast/core';
-import type { HostName } from './types.js';
+import type { HostName, SignalLike } from './types.js';
 
 /** The errors the host pool creates (component `pg-pool`). Messages name the host, never credentials. */
 
@@ -15,7 +15,7 @@ export function shedError(host: HostName, reason: ShedReason): BallastError<'BAL
 }
 
 /** The error an aborted caller gets: the signal's reason when it is a BallastError, else `BALLAST_ABORTED`. */
-export function abortReason(signal: AbortSignal, host: HostName): BallastError {
+export function abortReason(signal: SignalLike, host: HostName): BallastError {
   const reason: unknown = signal.reason;
   if (isBallastError(reason)) return reason;
   return new BallastError('BALLAST_ABORTED', `pg-pool ${host}: aborted by the caller`, {

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '@ballast/core';
-import type { PooledConnection } from './types.js';
+import type { PooledConnection, SignalLike } from './types.js';
 
 /** A connection being opened or validated on behalf of one waiter. */
 export interface Cover {
@@ -22,7 +22,7 @@ export class Waiter {
 
   constructor(
     readonly deadlineAt: number,
-    readonly signal: AbortSignal | undefined,
+    readonly signal: SignalLike | undefined,
     private readonly onAbort: (w: Waiter) => void,
   ) {
     this.promise = new Promise<PooledConnection>((resolve, reject) => {

@@ -10,7 +10,14 @@ import {
 import { HoldWatch, IdleReaper, validateConnection } from './host-pool-upkeep.js';
 import { Waiter, WaiterQueue } from './host-pool-waiters.js';
 import { maskError, secretsOf } from './mask.js';
-import type { HostName, HostPool, HostPoolEvents, HostPoolStats, PooledConnection } from './types.js';
+import type {
+  HostName,
+  HostPool,
+  HostPoolEvents,
+  HostPoolStats,
+  PooledConnection,
+  SignalLike,
+} from './types.js';
 
 export type { HostPoolOptions } from './host-pool-options.js';
 export { DEFAULT_HOST_POOL } from './host-pool-options.js';
@@ -87,7 +94,7 @@ class HostPoolImpl implements HostPool, ConnContext {
     this.#ensureMin();
   }
 
-  acquire(deadlineAt: number, signal: AbortSignal | undefined): Promise<PooledConnection> {
+  acquire(deadlineAt: number, signal: SignalLike | undefined): Promise<PooledConnection> {
     if (this.#closed) return Promise.reject(closedError(this.host));
     if (signal?.aborted) return Promise.reject(abortReason(signal, this.host));
     const now = this.opts.clock.now();

@@ -114,13 +114,18 @@ export class Host {
     const start = this.#clock.now();
     return this.policy
       .execute(async (ctx) => {
-        const conn = await this.pool.acquire(ctx.deadlineAt, ctx.signal);
+        // endSignal, not signal: it ends at the same moment (deadline or caller abort) without an AbortController.
+        const ends =
+          ctx.deadlineAt === Number.POSITIVE_INFINITY && options.signal === undefined
+            ? undefined
+            : ctx.endSignal;
+        const conn = await this.pool.acquire(ctx.deadlineAt, ends);
         try {
-          const result = await conn.query<R>(text, values, ctx.deadlineAt, ctx.signal);
+          const result = await conn.query<R>(text, values, ctx.deadlineAt, ends);
           conn.release();
           return result;
         } catch (error) {
-          conn.release(breaksConnection(error) || ctx.signal.aborted);
+          conn.release(breaksConnection(error) || ends?.aborted === true);
           throw deadlineFromServer(error, ctx.remainingMs(), this.name);
         }
       }, options)

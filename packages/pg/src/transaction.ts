@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { CallOptions } from './cluster.js';
 import { deadlineFromServer, type Host } from './host.js';
 import { breaksConnection } from './pg-errors.js';
-import type { PooledConnection } from './types.js';
+import type { PooledConnection, SignalLike } from './types.js';
 
 /** Options of {@link Cluster.transaction}. */
 export interface TransactionOptions extends CallOptions {
@@ -68,9 +68,9 @@ export async function runTransaction<T>(
     try {
       return await host.policy.execute(
         async (ctx) => {
-          const conn = await host.pool.acquire(ctx.deadlineAt, ctx.signal);
+          const conn = await host.pool.acquire(ctx.deadlineAt, ctx.endSignal);
           try {
-            return await once(conn, begin, fn, ctx.deadlineAt, ctx.signal);
+            return await once(conn, begin, fn, ctx.deadlineAt, ctx.endSignal);
           } catch (error) {
             throw deadlineFromServer(error, ctx.remainingMs(), host.name);
           }
@@ -95,7 +95,7 @@ async function once<T>(
   begin: string,
   fn: (tx: TransactionClient) => Promise<T>,
   deadlineAt: number,
-  signal: AbortSignal,
+  signal: SignalLike,
 ): Promise<T> {
   let open = false;
   try {

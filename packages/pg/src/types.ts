@@ -1,3 +1,4 @@
+import type { EndSignal } from '@ballast/core';
 import type pg from 'pg';
 
 /**
@@ -6,6 +7,12 @@ import type pg from 'pg';
  * cluster.ts (createCluster) ─ owns one Host per URL ─ each Host has a HostPool (connections) and a core Policy
  * (breaker + limiter); health.ts polls each host; routing.ts picks a replica; token.ts/lsn.ts carry read-your-writes.
  */
+
+/**
+ * What the pool listens on to cancel a statement: an AbortSignal, or core's allocation-free `EndSignal` (the
+ * attempt context's `endSignal`), which the host passes so that a deadline costs no AbortController.
+ */
+export type SignalLike = EndSignal;
 
 /** A log-safe name for a host: `host:port/database`, never credentials. */
 export type HostName = string;
@@ -26,7 +33,7 @@ export interface PooledConnection {
     text: string | pg.QueryConfig,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
-    signal: AbortSignal | undefined,
+    signal: SignalLike | undefined,
   ): Promise<pg.QueryResult<R>>;
   /**
    * Returns the connection to the pool. `destroy` (or an Error) closes it instead: after a cancel or timeout, a
@@ -78,7 +85,7 @@ export interface HostPool {
    * @throws BallastError `BALLAST_SHED` (reason 'queue-full' | 'deadline') when the queue is full or the
    *   deadline passes while waiting; BALLAST_ABORTED when `signal` aborts; the driver's connect error otherwise.
    */
-  acquire(deadlineAt: number, signal: AbortSignal | undefined): Promise<PooledConnection>;
+  acquire(deadlineAt: number, signal: SignalLike | undefined): Promise<PooledConnection>;
   /** The size the pool should grow toward (the host's concurrency limit); clamped to [min, max]. */
   setTarget(size: number): void;
   /** Closes idle connections now and busy ones on release (failover: this host's role changed). */

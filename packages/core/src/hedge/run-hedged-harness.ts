@@ -105,6 +105,7 @@ export function plannedWork(clock: ManualClock, plan: readonly Plan[], started: 
 export function parentContext(signal: AbortSignal = new AbortController().signal): HedgeAttemptContext {
   return {
     signal,
+    endSignal: signal,
     attempt: 1,
     deadlineAt: Number.POSITIVE_INFINITY,
     remainingMs: () => Number.POSITIVE_INFINITY,

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import { abortedError, BallastError, isBallastError } from '../errors.js';
-import { NEVER_ABORTED } from '../operation.js';
+import { type EndSignal, NEVER_ABORTED } from '../operation.js';
 import type { Hedge } from './hedge.js';
 
 /**
@@ -10,6 +10,8 @@ import type { Hedge } from './hedge.js';
 export interface HedgeAttemptContext {
   /** Aborted when the parent's signal aborts or when another attempt of the call won. */
   readonly signal: AbortSignal;
+  /** An allocation-free stand-in for `signal` (see core's AttemptContext); a hedged attempt returns its signal. */
+  readonly endSignal: EndSignal;
   /** The parent's attempt number (retries), 1-based. */
   readonly attempt: number;
   /** Absolute deadline in clock ms (`Infinity`: none). */
@@ -335,6 +337,11 @@ class HedgedAttempt implements HedgeAttemptContext {
       if (this.#aborted) this.#controller.abort(this.#abortReason);
     }
     return this.#controller.signal;
+  }
+
+  /** A hedged attempt has its own signal anyway: it is its end signal. */
+  get endSignal(): EndSignal {
+    return this.signal;
   }
 
   get attempt(): number {
