@@ -173,7 +173,7 @@ describe('admission queue', () => {
     expect(log).toEqual(['bg:priority', 'b:priority', 'i4:queue-full']);
   });
 
-  it('CoDel drops from a standing queue', async () => {
+  it('CoDel drops from a standing queue that calls arrive at faster than it is served', async () => {
     const { clock, limiter, log, track, held } = setup({
       lifo: false,
       codel: { targetMs: 5, intervalMs: 100 },
@@ -184,7 +184,12 @@ describe('admission queue', () => {
     // Serve one waiter every 20 ms while new ones keep arriving: the queue never drains.
     for (let step = 1; step <= 15; step++) {
       clock.advance(20);
-      waiters.push(track(`n${step}`, 'interactive'));
+      // Three arrive for every one served: the queue is overloaded, not just standing.
+      waiters.push(
+        track(`n${step}`, 'interactive'),
+        track(`m${step}`, 'interactive'),
+        track(`o${step}`, 'interactive'),
+      );
       limiter.release(current, 'ignore', 0);
       await flushMicrotasks();
       const next = waiters.find((w) => w.permit !== undefined && !('used' in w));
@@ -254,16 +259,36 @@ describe('admission queue', () => {
     track('b', 'interactive');
     track('c', 'interactive');
     clock.advance(60);
-    track('d', 'interactive');
+    for (let i = 0; i < 5; i++) track(`d${i}`, 'interactive');
     await flushMicrotasks();
     expect(log).toEqual([]);
-    // calls have found the limit full at least once an interval for a whole interval: a standing queue
+    // A standing queue (the limit was full for a whole interval) that calls arrive at faster than it is served
+    // (8 arrived, none served): overload, and the newcomer is shed at once.
     clock.advance(50);
     track('e', 'interactive');
     await flushMicrotasks();
     expect(log).toEqual(['e:limit']);
-    expect(limiter.queued).toBe(4);
+    expect(limiter.queued).toBe(8);
     expect(limiter.stats().shed.limit.interactive).toBe(1);
+  });
+
+  it('a standing queue served as fast as calls arrive (more callers than the limit) is not shed', async () => {
+    const { clock, limiter, log, track, held } = setup({ expectedServiceTime: { initialMs: 2 } });
+    let current = held;
+    const waiters: Tracked[] = [];
+    for (let i = 0; i < 6; i++) waiters.push(track(`w${i}`, 'interactive'));
+    // A closed loop: each served caller comes straight back; the queue stands at 6 waiters, 12 ms, for 400 ms.
+    for (let step = 1; step <= 200; step++) {
+      clock.advance(2);
+      limiter.release(current, 'success', 2);
+      await flushMicrotasks();
+      const next = waiters.find((w) => w.permit !== undefined && !('used' in w));
+      if (next?.permit === undefined) throw new Error('nobody was served');
+      Object.assign(next, { used: true });
+      current = next.permit;
+      waiters.push(track(`n${step}`, 'interactive'));
+    }
+    expect(log.filter((l) => l.includes(':'))).toEqual([]);
   });
 
   it('a newcomer that would wait longer than the CoDel interval is shed on arrival', async () => {

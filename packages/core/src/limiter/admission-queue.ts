@@ -33,6 +33,10 @@ export type ShedFn = (priority: number, reason: ShedReason) => Error;
  * at once rather than left to starve until its deadline.
  */
 export class AdmissionQueue {
+  #winStart = Number.NEGATIVE_INFINITY;
+  #winOffers = 0;
+  #winTakes = 0;
+  #overloaded = false;
   /** Live waiters per priority. */
   readonly queuedBy = [0, 0, 0, 0];
   size = 0;
@@ -86,6 +90,18 @@ export class AdmissionQueue {
    * limit full at least once an interval for a whole interval. (Facebook's "the queue has not been empty for
    * the last interval", measured on arrivals: a queue kept short by shedding still means overload.)
    */
+  /**
+   * Closes the measuring window every CoDel interval: the queue is overloaded when, over the last window, calls
+   * offered to it outnumbered those it served by a quarter (plus a few, so an idle queue never counts).
+   */
+  #roll(now: number): void {
+    if (now - this.#winStart < this.#intervalMs) return;
+    this.#overloaded = this.#winOffers > 1.25 * this.#winTakes + 4;
+    this.#winStart = now;
+    this.#winOffers = 0;
+    this.#winTakes = 0;
+  }
+
   standing(p: number, now: number): boolean {
     const codel = this.#codel[p];
     return (
@@ -105,6 +121,7 @@ export class AdmissionQueue {
     limit: number,
   ): Promise<LimiterPermit> | ShedReason {
     const codel = this.#codel[p] !== undefined;
+    this.#winOffers++;
     if (codel) {
       if (!(now - (this.#lastOfferAt[p] as number) < this.#intervalMs)) this.#busySince[p] = now;
       this.#lastOfferAt[p] = now;
@@ -119,7 +136,15 @@ export class AdmissionQueue {
       const waitMs = ahead * slotMs;
       if (waitMs + serviceMs > remaining) return 'deadline';
       // Its own turn comes one slot after the last waiter ahead's: that is when it would be served.
-      if (codel && (waitMs > this.#intervalMs || (waitMs + slotMs > this.#targetMs && this.standing(p, now))))
+      // A standing queue is not overload by itself: more callers than the limit (32 handlers over a limit of 20)
+      // always keep one, and shedding them would turn a healthy dependency's queue into errors. Overload is a
+      // queue that calls arrive at faster than it is served (see #roll): only then is a wait past the target shed.
+      this.#roll(now);
+      if (
+        codel &&
+        (waitMs > this.#intervalMs ||
+          (waitMs + slotMs > this.#targetMs && this.#overloaded && this.standing(p, now)))
+      )
         return 'limit';
     }
     if ((this.queuedBy[p] as number) >= (this.#caps[p] as number)) return 'queue-full';
@@ -151,7 +176,10 @@ export class AdmissionQueue {
         continue;
       }
       const sojourn = now - head.enqueuedAt;
-      if (codel?.shouldDrop(now, sojourn, this.queuedBy[p] as number)) {
+      // CoDel keeps its state either way, and drops only while calls arrive faster than they are served.
+      const drop = codel?.shouldDrop(now, sojourn, this.queuedBy[p] as number) === true;
+      this.#roll(now);
+      if (drop && this.#overloaded) {
         this.#shedWaiter(head, 'limit');
         continue;
       }
@@ -172,6 +200,7 @@ export class AdmissionQueue {
       if (w === head) queue.popFront();
       else queue.popBack();
       this.#leave(w);
+      this.#winTakes++;
       return w;
     }
   }
