@@ -100,7 +100,11 @@ function markdownTable(rows: readonly ResultRow[]): string {
 
 /** One line per bar, as printed in CI mode. */
 export function barLine(scenario: string, bar: Bar): string {
-  const verdict = barPasses(bar) ? 'PASS' : 'FAIL';
+  const verdict = barPasses(bar)
+    ? 'PASS'
+    : bar.pending !== undefined
+      ? `MISS (pending: ${bar.pending})`
+      : 'FAIL';
   return `${verdict} ${scenario} ${bar.name}: ${formatValue(bar.value)} ${bar.op} ${bar.bar}`;
 }
 
@@ -121,7 +125,7 @@ export function renderMarkdown(
     for (const bar of result.bars) {
       const what = bar.description === undefined ? bar.name : `${bar.name} — ${bar.description}`;
       parts.push(
-        `| ${what} | ${formatValue(bar.value)} | ${bar.op} ${bar.bar} | ${barPasses(bar) ? 'PASS' : 'FAIL'} |`,
+        `| ${what} | ${formatValue(bar.value)} | ${bar.op} ${bar.bar} | ${barPasses(bar) ? 'PASS' : bar.pending !== undefined ? `MISS (pending: ${bar.pending})` : 'FAIL'} |`,
       );
     }
     parts.push('');

@@ -4,7 +4,7 @@ import { ClusterEmitter, type ClusterEvents } from './events.js';
 import { type BallastPool, createPoolFacade, type PoolFacadeOptions } from './facade.js';
 import { Host, type RunOptions } from './host.js';
 import { normaliseInsertLsn, parseLsn } from './lsn.js';
-import { HealthProbe } from './monitor.js';
+import { HealthProbe, ProbeConnecting } from './monitor.js';
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './options.js';
 import { hostFailure, notExecuted, retryableRead, signalsTopologyChange } from './pg-errors.js';
 import { ReplicaLag } from './replica-lag.js';
@@ -89,7 +89,7 @@ export class Cluster {
     this.#hosts = [new Host(o.primary, 'primary', o), ...o.replicas.map((u) => new Host(u, 'replica', o))];
     this.#primary = this.#hosts[0];
     this.#probes = this.#hosts.map(
-      (h) => new HealthProbe(h.connectionString, o.clock, o.routing.healthTimeoutMs),
+      (h) => new HealthProbe(h.connectionString, o.clock, o.routing.healthTimeoutMs, o.pool.connectTimeoutMs),
     );
     this.#timers = this.#hosts.map(() => undefined);
     for (const host of this.#hosts) {
@@ -427,6 +427,11 @@ export class Cluster {
       if (role === 'primary') this.#lag.record(health.lsn, health.at);
     } catch (error) {
       if (this.#closed) return;
+      if (error instanceof ProbeConnecting) {
+        // Inconclusive: the probe's connection is still opening (a slow link, or a host not back yet).
+        this.#schedule(i, healthFastIntervalMs);
+        return;
+      }
       host.healthFailures++;
       if (host.healthFailures === 1)
         this.#events.emit('host-down', { host: host.name, reason: describe(error) });

@@ -3,23 +3,44 @@ import pg from 'pg';
 import { checkHealth } from './health.js';
 import type { HostHealth } from './types.js';
 
+/** A health check that could not run because the probe's connection is still being opened: it says nothing. */
+export class ProbeConnecting extends Error {
+  constructor() {
+    super('health probe still connecting');
+    this.name = 'ProbeConnecting';
+  }
+}
+
+/** Connection attempts a probe keeps in flight at once (a stalled one must not hide a host that came back). */
+const MAX_ATTEMPTS = 3;
+
 /**
  * The health-check connection of one host: separate from the pool, so a saturated or draining pool never hides
- * the host's state. A check that does not answer within `timeoutMs` fails and its connection is dropped (the
- * next check reconnects), so a blackholed host is known to be down within one timeout.
+ * the host's state.
+ *
+ * - On an open connection, a check that does not answer within `timeoutMs` fails and the connection is dropped:
+ *   a blackholed host is known to be down within one timeout.
+ * - Opening a connection takes several round trips (TCP, startup, SCRAM), more than a check's timeout on a slow
+ *   link, so it is not timed by the check: while it is in progress a check is inconclusive ({@link
+ *   ProbeConnecting}). Every check starts another attempt while none has finished (at most 3 at once, each up to
+ *   `connectTimeoutMs`), so an attempt stalled by an outage does not delay noticing the host's return.
  */
 export class HealthProbe {
   #client: pg.Client | undefined;
-  #connecting: Promise<pg.Client> | undefined;
+  readonly #attempts = new Set<Promise<pg.Client>>();
+  /** The clients of the attempts in flight, oldest first, so the oldest can be abandoned. */
+  readonly #opening: pg.Client[] = [];
 
   constructor(
     readonly connectionString: string,
     readonly clock: Clock,
     readonly timeoutMs: number,
+    readonly connectTimeoutMs: number,
   ) {}
 
-  /** One health check; rejects on error or timeout. `previous` fills the timeline a standby cannot report. */
+  /** One health check; rejects on error or timeout, or with {@link ProbeConnecting}. */
   async check(previous?: HostHealth): Promise<HostHealth> {
+    const client = this.#client ?? (await this.#connected());
     let timer: TimerHandle | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.clock.setTimeout(
@@ -28,7 +49,7 @@ export class HealthProbe {
       );
     });
     try {
-      return await Promise.race([this.#check(previous), timeout]);
+      return await Promise.race([checkHealth(client, this.clock.now(), previous), timeout]);
     } catch (error) {
       this.#drop();
       throw error;
@@ -37,46 +58,71 @@ export class HealthProbe {
     }
   }
 
-  async #check(previous: HostHealth | undefined): Promise<HostHealth> {
-    const client = await this.#connect();
-    return checkHealth(client, this.clock.now(), previous);
+  /** Waits up to one check timeout for any connection attempt; starts another one first. */
+  async #connected(): Promise<pg.Client> {
+    // A new attempt every check while none has finished; past the cap, the oldest (likely stalled) is abandoned.
+    if (this.#opening.length >= MAX_ATTEMPTS) destroy(this.#opening.shift() as pg.Client);
+    this.#attempt();
+    let timer: TimerHandle | undefined;
+    const wait = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new ProbeConnecting()), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([...this.#attempts, wait]);
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
   }
 
-  #connect(): Promise<pg.Client> {
-    if (this.#client !== undefined) return Promise.resolve(this.#client);
-    this.#connecting ??= (async () => {
-      const client = new pg.Client({
-        connectionString: this.connectionString,
-        connectionTimeoutMillis: this.timeoutMs,
-        keepAlive: true,
-        application_name: 'ballast-health',
-      });
-      // An idle error on the probe's connection must never crash the process: drop it, reconnect next time.
-      client.on('error', () => this.#drop());
-      try {
-        await client.connect();
-      } catch (error) {
+  #attempt(): void {
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      keepAlive: true,
+      application_name: 'ballast-health',
+    });
+    // An error on the probe's connection must never crash the process: drop it, reconnect next time.
+    client.on('error', () => {
+      if (this.#client === client) this.#drop();
+    });
+    this.#opening.push(client);
+    const settled = (): void => {
+      this.#attempts.delete(attempt);
+      const i = this.#opening.indexOf(client);
+      if (i >= 0) this.#opening.splice(i, 1);
+    };
+    const attempt: Promise<pg.Client> = client.connect().then(
+      () => {
+        settled();
+        if (this.#client === undefined) this.#client = client;
+        else client.end().catch(() => {}); // another attempt won
+        return client;
+      },
+      (error: unknown) => {
+        settled();
         client.end().catch(() => {});
         throw error;
-      } finally {
-        this.#connecting = undefined;
-      }
-      this.#client = client;
-      return client;
-    })();
-    return this.#connecting;
+      },
+    );
+    // Rejections are seen by whichever check races it; never unhandled.
+    attempt.catch(() => {});
+    this.#attempts.add(attempt);
   }
 
   #drop(): void {
     const client = this.#client;
     this.#client = undefined;
-    if (client === undefined) return;
-    // A hung socket never answers `end()`: destroy the stream under it.
-    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    client.end().catch(() => {});
+    if (client !== undefined) destroy(client);
   }
 
   close(): void {
     this.#drop();
+    for (const c of this.#opening.splice(0)) destroy(c);
   }
+}
+
+/** A hung socket never answers `end()`: destroy the stream under the client too. */
+function destroy(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  client.end().catch(() => {});
 }

@@ -9,8 +9,11 @@ describe('overload and credentials', () => {
   it('a bounded queue sheds with BALLAST_SHED instead of queueing without end', async () => {
     const db = createCluster({ primary: postgres.primaryUrl, pool: { max: 2, maxWaiting: 2 } });
     try {
+      // Teach the host its service time (~300 ms), then offer 12 calls that each have 700 ms: two run, two more
+      // fit behind them, the rest cannot make their deadline and are shed at once instead of waiting for it.
+      await Promise.all([db.query('SELECT pg_sleep(0.3)'), db.query('SELECT pg_sleep(0.3)')]);
       const calls = Array.from({ length: 12 }, () =>
-        db.query('SELECT pg_sleep(0.3)').then(
+        db.query('SELECT pg_sleep(0.3)', [], { deadlineMs: 700 }).then(
           () => 'ok',
           (e: unknown) => e,
         ),

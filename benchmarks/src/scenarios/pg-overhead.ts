@@ -1,0 +1,178 @@
+/**
+ * What @ballast/pg costs per statement over a raw pg.Pool: `SELECT 1` on a real loopback PostgreSQL with 32
+ * statements in flight, in interleaved rounds. Throughput and client CPU (user + system) per query.
+ */
+
+import { createCluster } from '@ballast/pg';
+import type pg from 'pg';
+import { closedLoop, endPool, rawPool, withPostgres } from '../lib/pg-bench.js';
+import { median, prng, quantile, round, shuffle } from '../lib/stats.js';
+import type { Bar, ResultRow, ScenarioContext, ScenarioResult } from '../lib/types.js';
+
+export const name = 'pg-overhead';
+export const description =
+  'SELECT 1 on a real loopback PostgreSQL, 32 in flight: raw pg.Pool vs the Ballast cluster client (default policies, with and without deadlineMs): throughput and client CPU per query.';
+
+const IN_FLIGHT = 32;
+const DEADLINE_MS = 1000;
+/** The issue's goal for Ballast CPU per query over raw pg.Pool (informational; the CI bar is looser). */
+const GOAL_CPU_RATIO = 1.03;
+const SETTINGS = {
+  // per variant: rounds × roundMs of measured load (5 s full, 1.5 s ci)
+  full: { rounds: 10, roundMs: 500, warmupMs: 1000 },
+  ci: { rounds: 5, roundMs: 300, warmupMs: 400 },
+} as const;
+
+interface Variant {
+  id: string;
+  label: string;
+  config: string;
+  call: () => Promise<unknown>;
+  close: () => Promise<void>;
+}
+
+function buildVariants(url: string): Variant[] {
+  const pool = rawPool({ connectionString: url, max: IN_FLIGHT });
+  const db = createCluster({ primary: url, pool: { max: IN_FLIGHT } });
+  const dbDeadline = createCluster({ primary: url, pool: { max: IN_FLIGHT } });
+  const deadline = { deadlineMs: DEADLINE_MS };
+  return [
+    {
+      id: 'raw',
+      label: 'raw pg.Pool',
+      config: `new pg.Pool({ max: ${IN_FLIGHT} }); pool.query('SELECT 1')`,
+      call: () => pool.query('SELECT 1'),
+      close: () => endPool(pool),
+    },
+    {
+      id: 'ballast',
+      label: 'ballast cluster (defaults)',
+      config: `createCluster({ primary, pool: { max: ${IN_FLIGHT} } }); db.query('SELECT 1')`,
+      call: () => db.query('SELECT 1'),
+      close: () => db.close(),
+    },
+    {
+      id: 'ballast-deadline',
+      label: `ballast + deadlineMs ${DEADLINE_MS}`,
+      config: `createCluster({ primary, pool: { max: ${IN_FLIGHT} } }); db.query('SELECT 1', [], { deadlineMs: ${DEADLINE_MS} })`,
+      call: () => dbDeadline.query('SELECT 1', [], deadline),
+      close: () => dbDeadline.close(),
+    },
+  ];
+}
+
+interface Sample {
+  qps: number;
+  cpuUsPerQuery: number;
+  errors: number;
+}
+
+async function sample(variant: Variant, ms: number): Promise<Sample> {
+  const cpu0 = process.cpuUsage();
+  const r = await closedLoop(IN_FLIGHT, ms, variant.call);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    qps: (r.done / r.ms) * 1000,
+    cpuUsPerQuery: (cpu.user + cpu.system) / Math.max(1, r.done),
+    errors: r.errors,
+  };
+}
+
+async function check(variants: Variant[]): Promise<void> {
+  for (const v of variants) {
+    const result = (await v.call()) as pg.QueryResult;
+    if (result.rows.length !== 1) throw new Error(`${v.id}: SELECT 1 returned ${result.rows.length} rows`);
+  }
+}
+
+export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const settings = ctx.ci ? SETTINGS.ci : SETTINGS.full;
+  const seed = 0x9e0e11;
+  const random = prng(seed);
+  ctx.progress('starting PostgreSQL');
+  return withPostgres([{ replicas: 0 }], async ([pgc]) => {
+    if (pgc === undefined) throw new Error('no cluster');
+    const variants = buildVariants(pgc.primary.url);
+    try {
+      await check(variants);
+      for (const v of variants) {
+        ctx.progress(`warming up ${v.label}`);
+        await sample(v, settings.warmupMs);
+      }
+      const samples: Record<string, Sample[]> = Object.fromEntries(variants.map((v) => [v.id, []]));
+      ctx.gc();
+      for (let r = 0; r < settings.rounds; r++) {
+        ctx.progress(`round ${r + 1}/${settings.rounds}`);
+        for (const v of shuffle([...variants], random))
+          samples[v.id]?.push(await sample(v, settings.roundMs));
+      }
+      const qps = (id: string) => median((samples[id] ?? []).map((s) => s.qps));
+      const cpu = (id: string) => median((samples[id] ?? []).map((s) => s.cpuUsPerQuery));
+      const rows: ResultRow[] = variants.map((v) => {
+        const s = samples[v.id] ?? [];
+        const c = s.map((x) => x.cpuUsPerQuery);
+        return {
+          label: v.label,
+          metrics: {
+            queriesPerSec: round(qps(v.id), 0),
+            throughputVsRaw: round(qps(v.id) / qps('raw'), 3),
+            cpuUsPerQuery: round(cpu(v.id), 2),
+            cpuIqrUs: round(quantile(c, 0.75) - quantile(c, 0.25), 2),
+            cpuVsRaw: round(cpu(v.id) / cpu('raw'), 3),
+            cpuOverheadUs: round(cpu(v.id) - cpu('raw'), 2),
+            errors: s.reduce((n, x) => n + x.errors, 0),
+          },
+        };
+      });
+      const bars: Bar[] = [];
+      for (const id of ['ballast', 'ballast-deadline'] as const) {
+        const label = variants.find((v) => v.id === id)?.label ?? id;
+        bars.push(
+          {
+            name: `${id}-cpu-per-query-vs-raw`,
+            value: round(cpu(id) / cpu('raw'), 3),
+            bar: 1.1,
+            op: '<=',
+            description: `${label}: client CPU per query / raw pg.Pool's (goal ${GOAL_CPU_RATIO})`,
+            pending: 'issue 4, pg hot path',
+          },
+          {
+            name: `${id}-throughput-vs-raw`,
+            value: round(qps(id) / qps('raw'), 3),
+            bar: 0.9,
+            op: '>=',
+            description: `${label}: queries/s / raw pg.Pool's, ${IN_FLIGHT} in flight`,
+            pending: 'issue 4, pg hot path',
+          },
+        );
+      }
+      const ratio = cpu('ballast') / cpu('raw');
+      const notes = [
+        `Goal (informational): Ballast CPU per query ≤ ${GOAL_CPU_RATIO}x raw pg.Pool — measured ${round(ratio, 3)}x ` +
+          `(${ratio <= GOAL_CPU_RATIO ? 'met' : 'NOT met'}; +${round(cpu('ballast') - cpu('raw'), 1)} µs a query), ` +
+          `with deadlineMs ${round(cpu('ballast-deadline') / cpu('raw'), 3)}x.`,
+        'CPU is the benchmark process only (process.cpuUsage user + system over the round / queries completed); the ' +
+          'PostgreSQL server shares the same cores, so queries/s is bounded by both and moves with the client cost.',
+        `Each round runs every variant for ${settings.roundMs} ms (${IN_FLIGHT} closed-loop callers), in a seeded ` +
+          'shuffled order; medians over rounds.',
+      ];
+      return {
+        rows,
+        bars,
+        notes,
+        config: {
+          ...settings,
+          inFlight: IN_FLIGHT,
+          deadlineMs: DEADLINE_MS,
+          seed,
+          statement: 'SELECT 1',
+          postgres: pgc.version,
+          variants: variants.map((v) => ({ id: v.id, config: v.config })),
+        },
+        raw: { samples },
+      };
+    } finally {
+      for (const v of variants) await v.close();
+    }
+  });
+}
