@@ -114,7 +114,8 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
 
   addEventListener(_type: 'abort', listener: EndListener): void {
     if (this.#listener === undefined) this.#listener = listener;
-    else (this.#listeners ??= []).push(listener);
+    else if (this.#listeners === undefined) this.#listeners = [listener];
+    else this.#listeners.push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: EndListener): void {
