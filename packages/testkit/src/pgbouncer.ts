@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { findBinary } from './find-binary.js';
 import { freePort, LOOPBACK } from './ports.js';
 import { redactor } from './postgres.js';
 import { chownTree, serverEnv, writeOwned } from './postgres-process.js';
@@ -85,15 +86,6 @@ const INSTALL_HINT = `Install it: apt-get install -y pgbouncer, or set ${ENV_BIN
 const POOL_MODES: readonly PgbouncerPoolMode[] = ['transaction', 'session', 'statement'];
 const LOG_TAIL_LINES = 20;
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The path of the `pgbouncer` binary: `$BALLAST_TESTKIT_PGBOUNCER` when set, else the first executable
  * `pgbouncer` on `PATH`, in `/usr/sbin` (Debian's package), `/usr/local/sbin`, `/usr/bin` or `/usr/local/bin`.
@@ -104,18 +96,13 @@ function isExecutable(path: string): boolean {
  * const bin = findPgbouncer(); // '/usr/sbin/pgbouncer'
  */
 export function findPgbouncer(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env[ENV_BINARY];
-  if (override !== undefined && override !== '') {
-    if (isExecutable(override)) return override;
-    throw new Error(`pgbouncer was not found in ${override} (${ENV_BINARY}). ${INSTALL_HINT}`);
-  }
-  const path = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  const dirs = [...new Set([...path, '/usr/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin'])];
-  for (const dir of dirs) {
-    const candidate = join(dir, 'pgbouncer');
-    if (isExecutable(candidate)) return candidate;
-  }
-  throw new Error(`pgbouncer was not found in ${dirs.join(', ')}. ${INSTALL_HINT}`);
+  return findBinary(
+    'pgbouncer',
+    ENV_BINARY,
+    INSTALL_HINT,
+    ['/usr/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin'],
+    env,
+  );
 }
 
 function invalid(option: string, expected: string, value: unknown): Error {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findBinary } from './find-binary.js';
 import { LOOPBACK } from './ports.js';
 import { type RedisNode, startNode, stopNode } from './redis-node.js';
 import { type RespValue, respRequest } from './redis-resp.js';
@@ -86,15 +87,6 @@ export interface RedisServer extends RedisEndpoint {
 const ENV_BINARY = 'BALLAST_TESTKIT_REDIS_SERVER';
 const INSTALL_HINT = `Install it: apt-get install -y redis-server, or set ${ENV_BINARY}.`;
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The path of the `redis-server` binary: `$BALLAST_TESTKIT_REDIS_SERVER` when set, else the first executable
  * `redis-server` on `PATH`, in `/usr/bin` or in `/usr/local/bin`.
@@ -105,18 +97,7 @@ function isExecutable(path: string): boolean {
  * const bin = findRedisServer(); // '/usr/bin/redis-server'
  */
 export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env[ENV_BINARY];
-  if (override !== undefined && override !== '') {
-    if (isExecutable(override)) return override;
-    throw new Error(`redis-server was not found in ${override} (${ENV_BINARY}). ${INSTALL_HINT}`);
-  }
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/bin', '/usr/local/bin'];
-  const unique = [...new Set(dirs)];
-  for (const dir of unique) {
-    const candidate = join(dir, 'redis-server');
-    if (isExecutable(candidate)) return candidate;
-  }
-  throw new Error(`redis-server was not found in ${unique.join(', ')}. ${INSTALL_HINT}`);
+  return findBinary('redis-server', ENV_BINARY, INSTALL_HINT, ['/usr/bin', '/usr/local/bin'], env);
 }
 
 function invalid(option: string, expected: string, value: unknown): Error {
