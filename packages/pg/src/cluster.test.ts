@@ -26,6 +26,18 @@ describe('createCluster against the shared primary and replica', () => {
     expect(r.rows[0]?.rec).toBe(true);
   });
 
+  it('a write sent as an eventual read runs on the primary and leaves the replica in rotation', async () => {
+    await expect.poll(() => db.stats().hosts[1]?.role, { timeout: 5_000 }).toBe('replica');
+    const downs: string[] = [];
+    const off = db.on('host-down', (e) => downs.push(e.host));
+    await db.query('CREATE TABLE IF NOT EXISTS disguised_writes (id int)');
+    const r = await db.read('INSERT INTO disguised_writes VALUES (1) RETURNING id');
+    off();
+    expect(r.rowCount).toBe(1);
+    expect(downs).toEqual([]);
+    expect(db.stats().hosts[1]?.role).toBe('replica');
+  });
+
   it('a strong read goes to the primary', async () => {
     const r = await db.read<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec', [], {
       consistency: 'strong',

@@ -246,6 +246,11 @@ export class Cluster {
         onRead?.(host);
         return result;
       } catch (error) {
+        // A standby refusing a write (25006) is doing its job: the statement was not a plain read. It belongs on
+        // the primary; the replica is fine and stays in rotation.
+        if ((error as { code?: unknown } | null)?.code === '25006' && host.role === 'replica') {
+          return this.#onPrimary<R>(text, values, { ...options, idempotent: false });
+        }
         if (hostFailure(error) === 'failure') {
           const replicas = this.#hosts.length - 1;
           if (this.#ejector.onFailure(host.name, this.#o.clock.now(), replicas)) {

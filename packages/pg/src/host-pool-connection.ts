@@ -121,25 +121,30 @@ export class Conn implements Cover {
   ): Promise<pg.QueryResult<R>> {
     try {
       if (signal?.aborted) throw abortReason(signal, this.host);
-      if (
-        this.ctx.opts.serverTimeouts &&
-        (deadlineAt !== INF ||
-          this.statementTimeoutMs !== this.ctx.opts.statementTimeoutMs ||
-          this.#statementTimeoutUncertain)
-      ) {
-        await this.#adjustStatementTimeout(deadlineAt);
-        if (signal?.aborted) throw abortReason(signal, this.host);
-      }
       const client = this.client as unknown as {
         query(t: string | pg.QueryConfig, v?: readonly unknown[]): Promise<pg.QueryResult<R>>;
       };
-      if (signal === undefined) return await client.query(text, values);
+      const adjust =
+        this.ctx.opts.serverTimeouts &&
+        (deadlineAt !== INF ||
+          this.statementTimeoutMs !== this.ctx.opts.statementTimeoutMs ||
+          this.#statementTimeoutUncertain);
+      if (signal === undefined) {
+        if (adjust) await this.#adjustStatementTimeout(deadlineAt);
+        return await client.query(text, values);
+      }
+      // Listen before the SET too: a host that stops answering during it must be cancelled (and its socket
+      // destroyed after the grace) like during the statement, or the connection and its permit hang.
       this.#signal = signal;
       this.#deadlineAt = deadlineAt;
       this.#cancelSent = false;
       this.#running = true;
       signal.addEventListener('abort', this);
       try {
+        if (adjust) {
+          await this.#adjustStatementTimeout(deadlineAt);
+          if (signal.aborted) throw abortReason(signal, this.host);
+        }
         return await client.query(text, values);
       } finally {
         this.#running = false;

@@ -22,6 +22,8 @@ export class Session {
   #position: SessionPosition | undefined;
   /** The position came from this process's own capture on the current primary (not from a token): trusted. */
   #verified = false;
+  /** The last write's position could not be captured: read from the primary until one is. */
+  #readPrimary = false;
   #lastReplica: Host | undefined;
 
   constructor(
@@ -76,7 +78,16 @@ export class Session {
 
   async #advanceAfterWrite(options: CallOptions): Promise<void> {
     // After COMMIT returned, not inside the transaction: the insert position then covers the commit record.
-    const pos = await this.cluster.capturePosition(options);
+    let pos: SessionPosition;
+    try {
+      pos = await this.cluster.capturePosition(options);
+    } catch {
+      // The write committed; failing it now would invite a second write. Without its position, the session's
+      // reads go to the primary until a later write records one.
+      this.#readPrimary = true;
+      return;
+    }
+    this.#readPrimary = false;
     this.#position = this.#position === undefined ? pos : mergePositions(this.#position, pos, pos.systemId);
     this.#verified = this.#position === pos;
   }
@@ -91,6 +102,7 @@ export class Session {
     if (consistency === 'strong') return this.cluster.read<R>(text, values, options);
     if (consistency === 'eventual') return this.cluster.readEventual<R>(text, values, options);
     const cluster = this.cluster;
+    if (this.#readPrimary) return cluster.read<R>(text, values, { ...options, consistency: 'strong' });
     const primary = cluster.primaryHealth();
     let pos = this.#position;
     const trusted =

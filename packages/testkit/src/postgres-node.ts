@@ -43,6 +43,9 @@ export class PgServer {
     this.logFile = join(dir, 'postgres.log');
   }
 
+  /** Called right after the postmaster is spawned (the cluster records its pid for cleanup). */
+  onSpawn: (() => void) | undefined = undefined;
+
   /** The postmaster's pid while it runs. */
   get pid(): number | undefined {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
@@ -96,6 +99,8 @@ export class PgServer {
     // A test process that forgets stop() must still be able to exit; the registry kills the server then.
     child.unref();
     this.child = child;
+    // Record the pid now, not once the server is ready: an interrupted start must not orphan a postmaster.
+    this.onSpawn?.();
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.once('error', () => resolve());

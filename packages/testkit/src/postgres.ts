@@ -185,6 +185,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   try {
     chownTree(baseDir, runAs);
     const primary = newServer(ctx, 'primary', 'primary');
+    primary.onSpawn = syncPids;
     servers.push(primary);
     await startPrimaryServer(ctx, primary);
     syncPids();
@@ -192,6 +193,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     const replicas = Array.from({ length: opts.replicas }, (_, i) =>
       newServer(ctx, `replica ${i}`, `replica-${i}`),
     );
+    for (const r of replicas) r.onSpawn = syncPids;
     servers.push(...replicas);
     const started = await Promise.allSettled(
       replicas.map(async (server, i) => {

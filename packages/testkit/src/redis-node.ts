@@ -19,6 +19,8 @@ export interface NodeSpec {
   primaryPort?: number | undefined;
   /** Bind exactly this port (restart); a free one otherwise. */
   port?: number | undefined;
+  /** Called with the pid right after the spawn, before waiting for readiness (cleanup must know it). */
+  onSpawn?: ((pid: number) => void) | undefined;
 }
 
 /** One running redis-server. */
@@ -145,6 +147,7 @@ export async function startNode(spec: NodeSpec): Promise<RedisNode> {
       spawnError = error;
     });
     child.unref();
+    if (child.pid !== undefined) spec.onSpawn?.(child.pid);
     const deadline = Date.now() + spec.timeoutMs;
     const auth = { password: spec.password, timeoutMs: 1_000 };
     const node: RedisNode = {

@@ -159,6 +159,11 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     config: opts.config,
     timeoutMs: opts.startTimeoutMs,
     detached: opts.persistent,
+    // Recorded at spawn, so an interrupted start cannot orphan a server; syncPids() then keeps the live ones.
+    onSpawn: (pid: number) => {
+      resource.pids = [...resource.pids, pid];
+      touch();
+    },
   };
   const nodes: RedisNode[] = [];
   const syncPids = (): void => {

@@ -1,5 +1,5 @@
-import { type PostgresCluster, startPostgres } from './postgres.js';
-import { type RedisServer, startRedis } from './redis.js';
+import { startPostgres } from './postgres.js';
+import { startRedis } from './redis.js';
 
 /** What the global setup provides to tests through vitest's `inject()`. */
 export interface TestkitProvided {
@@ -31,13 +31,16 @@ interface ProvideTarget {
  */
 export default async function setup(project: ProvideTarget): Promise<() => Promise<void>> {
   const replicas = Number(process.env.BALLAST_TESTKIT_REPLICAS ?? 1);
-  let pg: PostgresCluster | undefined;
-  let redis: RedisServer | undefined;
-  try {
-    [pg, redis] = await Promise.all([startPostgres({ replicas, superuser: true }), startRedis()]);
-  } catch (error) {
+  const [pgResult, redisResult] = await Promise.allSettled([
+    startPostgres({ replicas, superuser: true }),
+    startRedis(),
+  ]);
+  const pg = pgResult.status === 'fulfilled' ? pgResult.value : undefined;
+  const redis = redisResult.status === 'fulfilled' ? redisResult.value : undefined;
+  if (pg === undefined || redis === undefined) {
+    // Stop whichever did come up before reporting the one that did not.
     await Promise.allSettled([pg?.stop(), redis?.stop()]);
-    throw error;
+    throw pgResult.status === 'rejected' ? pgResult.reason : (redisResult as PromiseRejectedResult).reason;
   }
   project.provide('ballast', {
     postgres: { primaryUrl: pg.primary.url, replicaUrls: pg.replicas.map((r) => r.url) },
