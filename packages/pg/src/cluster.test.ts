@@ -31,6 +31,15 @@ describe('createCluster against the shared primary and replica', () => {
     const downs: string[] = [];
     const off = db.on('host-down', (e) => downs.push(e.host));
     await db.query('CREATE TABLE IF NOT EXISTS disguised_writes (id int)');
+    // The replica must know the table, or it answers 42P01 before it could refuse the write.
+    await expect
+      .poll(
+        async () => (await db.read("SELECT 1 FROM pg_class WHERE relname = 'disguised_writes'")).rowCount,
+        {
+          timeout: 5_000,
+        },
+      )
+      .toBe(1);
     const r = await db.read('INSERT INTO disguised_writes VALUES (1) RETURNING id');
     off();
     expect(r.rowCount).toBe(1);
