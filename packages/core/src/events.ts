@@ -13,6 +13,7 @@ export interface Unsubscribe {
  * Typed events for one component, mirrored to `diagnostics_channel` as `ballast:<component>:<event>`.
  * Emitting costs one branch when nobody listens: callers check {@link Events.wants} before building a payload.
  * A listener that throws is isolated: the error is reported with `process.emitWarning`, the others still run.
+ * Exported for driver packages (`@ballast/pg`, `@ballast/redis`), which publish their own components' events.
  */
 export class Events<M extends object> {
   readonly #component: string;

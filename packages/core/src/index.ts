@@ -28,6 +28,7 @@ export { preciseClock, systemClock } from './clock.js';
 export type { BallastErrorCode, BallastErrorOptions, ShedReason } from './errors.js';
 export { BallastError, isBallastError } from './errors.js';
 export type { Listener, Unsubscribe } from './events.js';
+export { Events } from './events.js';
 // Hedging
 export type {
   Hedge,

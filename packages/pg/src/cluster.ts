@@ -1,6 +1,6 @@
-import { BallastError, type Priority, type TimerHandle } from '@ballast/core';
+import { BallastError, Events, type Priority, type TimerHandle } from '@ballast/core';
 import type pg from 'pg';
-import { ClusterEmitter, type ClusterEvents } from './events.js';
+import type { ClusterEvents } from './events.js';
 import { type BallastPool, createPoolFacade, type PoolFacadeOptions } from './facade.js';
 import { Host, type RunOptions } from './host.js';
 import { normaliseInsertLsn, parseLsn } from './lsn.js';
@@ -73,7 +73,8 @@ export class Cluster {
   readonly #hosts: Host[];
   readonly #probes: HealthProbe[];
   readonly #timers: (TimerHandle | undefined)[];
-  readonly #events = new ClusterEmitter();
+  /** Published on diagnostics_channel as `ballast:pg:<event>`. */
+  readonly #events = new Events<ClusterEvents>('pg');
   readonly #lag = new ReplicaLag();
   /** 5 consecutive failures eject a replica for 30 s × times ejected (≤ 300 s); never more than half of them. */
   readonly #ejector = new OutlierEjector();

@@ -1,5 +1,3 @@
-import { type Channel, channel } from 'node:diagnostics_channel';
-
 /** Events of a cluster (also published on diagnostics_channel as `ballast:pg:<event>`). Never carry credentials. */
 export interface ClusterEvents {
   /** The writable primary changed (promotion found, or the old one came back). `from`/`to` are host names. */
@@ -21,40 +19,4 @@ export interface ClusterEvents {
   'held-too-long': { host: string; heldMs: number };
   /** A pooled connection failed (forwarded); handled, the process never crashes. */
   'connection-error': { host: string; error: Error };
-}
-
-type Listener<T> = (event: T) => void;
-
-/** A small typed emitter that costs one branch when nobody listens; listeners that throw are isolated. */
-export class ClusterEmitter {
-  readonly #listeners = new Map<keyof ClusterEvents, Listener<never>[]>();
-  readonly #channels = new Map<keyof ClusterEvents, Channel>();
-
-  on<K extends keyof ClusterEvents>(event: K, listener: Listener<ClusterEvents[K]>): () => void {
-    this.#listeners.set(event, [...(this.#listeners.get(event) ?? []), listener as Listener<never>]);
-    return () => {
-      const next = (this.#listeners.get(event) ?? []).filter((l) => l !== listener);
-      if (next.length === 0) this.#listeners.delete(event);
-      else this.#listeners.set(event, next);
-    };
-  }
-
-  emit<K extends keyof ClusterEvents>(event: K, payload: ClusterEvents[K]): void {
-    for (const l of this.#listeners.get(event) ?? []) {
-      try {
-        (l as Listener<ClusterEvents[K]>)(payload);
-      } catch (error) {
-        process.emitWarning(
-          `ballast: a '${String(event)}' listener threw: ${String(error)}`,
-          'BallastListenerError',
-        );
-      }
-    }
-    let ch = this.#channels.get(event);
-    if (ch === undefined) {
-      ch = channel(`ballast:pg:${String(event)}`);
-      this.#channels.set(event, ch);
-    }
-    if (ch.hasSubscribers) ch.publish(payload);
-  }
 }

@@ -1,7 +1,7 @@
+import { Events } from '@ballast/core';
 import pg from 'pg';
 import { Conn, type ConnContext, Lease } from './host-pool-connection.js';
 import { abortReason, closedError, invalidArgument, shedError } from './host-pool-errors.js';
-import { PoolEvents } from './host-pool-events.js';
 import {
   type HostPoolOptions,
   type ResolvedHostPoolOptions,
@@ -52,7 +52,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 
 class HostPoolImpl implements HostPool, ConnContext {
   readonly host: HostName;
-  readonly #events = new PoolEvents();
+  /** Published on diagnostics_channel as `ballast:pg-pool:<event>`. */
+  readonly #events = new Events<HostPoolEvents>('pg-pool');
   readonly #secrets: readonly string[];
   readonly #all = new Set<Conn>();
   /** Idle connections, least recently used first: pop() takes the most recent. */
