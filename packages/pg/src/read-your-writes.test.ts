@@ -1,7 +1,7 @@
 import { type PostgresCluster, startPostgres } from '@ballast/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, createCluster } from './cluster.js';
-import { waitFor } from './test-helpers.js';
+import { sessionRoundsWithRandomPauses, waitFor } from './test-helpers.js';
 import { decodeToken, encodeToken } from './token.js';
 
 /**
@@ -28,29 +28,7 @@ describe('read-your-writes sessions', () => {
   });
 
   it('zero stale session reads while replay is paused and resumed at random', async () => {
-    let stale = 0;
-    let onReplica = 0;
-    let paused = false;
-    const rounds = 120;
-    for (let i = 0; i < rounds; i++) {
-      if (Math.random() < 0.15) {
-        paused = !paused;
-        await (paused ? pgc.pauseReplay(0) : pgc.resumeReplay(0));
-      }
-      const s = db.session();
-      const { rows } = await s.write<{ id: number }>(
-        'INSERT INTO notes (session, body) VALUES ($1, $2) RETURNING id',
-        [i, 'x'],
-      );
-      const id = rows[0]?.id;
-      const r = await s.read<{ id: number; rec: boolean }>(
-        'SELECT id, pg_is_in_recovery() AS rec FROM notes WHERE id = $1',
-        [id],
-      );
-      if (r.rowCount !== 1) stale++;
-      if (r.rows[0]?.rec === true) onReplica++;
-    }
-    if (paused) await pgc.resumeReplay(0);
+    const { stale, onReplica } = await sessionRoundsWithRandomPauses(db, pgc, 120);
     expect(stale).toBe(0);
     // Some reads must have been served by the replica (the rest waited out a pause on the primary).
     expect(onReplica).toBeGreaterThan(0);
