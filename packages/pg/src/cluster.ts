@@ -1,9 +1,9 @@
 import { BallastError, Events, type Priority, type TimerHandle } from '@ballast/core';
 import type pg from 'pg';
+import { CapturedWrite, lsnFromRow, WRITE_LSN_SQL } from './captured-write.js';
 import type { ClusterEvents } from './events.js';
 import { type BallastPool, createPoolFacade, type PoolFacadeOptions } from './facade.js';
 import { Host, type RunOptions } from './host.js';
-import { normaliseInsertLsn, parseLsn } from './lsn.js';
 import { HealthProbe, ProbeConnecting } from './monitor.js';
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './options.js';
 import { hostFailure, notExecuted, retryableRead, signalsTopologyChange } from './pg-errors.js';
@@ -11,7 +11,7 @@ import { ReplicaLag } from './replica-lag.js';
 import { OutlierEjector, pickReplica } from './routing.js';
 import { Session } from './session.js';
 import { runTransaction, type TransactionClient, type TransactionOptions } from './transaction.js';
-import type { HostHealth, SessionPosition } from './types.js';
+import type { HostHealth, SessionPosition, Statement } from './types.js';
 
 /** Per-call options of every statement. */
 export interface CallOptions {
@@ -50,10 +50,6 @@ export interface ClusterStats {
   }>;
   counts: { fallbacksToPrimary: number; sessionWaits: number; topologyChanges: number };
 }
-
-const WRITE_LSN_SQL = `SELECT pg_current_wal_insert_lsn()::text AS lsn,
-  (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
-  ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli`;
 
 export function primaryUnavailable(reason: string, cause?: unknown, retryAfterMs = 200): BallastError {
   return new BallastError('BALLAST_PRIMARY_UNAVAILABLE', `no writable primary: ${reason}`, {
@@ -129,7 +125,7 @@ export class Cluster {
 
   /** @internal The write path shared by query/write/session writes. */
   async #onPrimary<R extends pg.QueryResultRow>(
-    text: string | pg.QueryConfig,
+    text: Statement<R>,
     values: readonly unknown[] | undefined,
     options: RunOptions,
   ): Promise<pg.QueryResult<R>> {
@@ -140,6 +136,8 @@ export class Cluster {
       if (primary === undefined) throw primaryUnavailable('none is known (failover in progress?)');
       // A retry runs inside the call's one deadline, not a fresh one.
       const left = deadlineMs - (this.#o.clock.now() - start);
+      // A pipelined statement runs once: a retry sends a fresh copy.
+      if (attempt > 1 && text instanceof CapturedWrite) text = text.renew();
       try {
         return await primary.run<R>(text, values, attempt === 1 ? options : { ...options, deadlineMs: left });
       } catch (error) {
@@ -172,18 +170,47 @@ export class Cluster {
 
   /** @internal The session's position right after a write committed: `pg_current_wal_insert_lsn()` on the primary. */
   async capturePosition(options: CallOptions): Promise<SessionPosition> {
-    const result = await this.#onPrimary<{ lsn: string; sysid: string; tli: number }>(
-      WRITE_LSN_SQL,
-      undefined,
-      {
-        ...options,
-        idempotent: true,
-      },
-    );
-    const row = result.rows[0];
-    if (row === undefined) throw new Error('pg_current_wal_insert_lsn() returned no row');
-    const position = { systemId: row.sysid, timeline: row.tli, lsn: normaliseInsertLsn(parseLsn(row.lsn)) };
-    // What the primary just told us is newer than its last health check: let every session use it.
+    const primary = this.#primary;
+    const result = await this.#onPrimary<{ lsn: string }>(WRITE_LSN_SQL, undefined, {
+      ...options,
+      idempotent: true,
+    });
+    const position = this.#positionOn(primary, lsnFromRow(result.rows[0]?.lsn));
+    if (position === undefined) throw primaryUnavailable('the primary changed while capturing a position');
+    return position;
+  }
+
+  /**
+   * @internal A session write with its position capture pipelined behind it (one round trip); `position` is
+   * undefined when the capture failed or the primary changed meanwhile (the write still committed).
+   */
+  async writeCapturing<R extends pg.QueryResultRow>(
+    text: string | pg.QueryConfig,
+    values: readonly unknown[] | undefined,
+    options: RunOptions,
+  ): Promise<{ result: pg.QueryResult<R>; position: SessionPosition | undefined }> {
+    const primary = this.#primary;
+    const captured = new CapturedWrite<R>(text, values);
+    const result = await this.#onPrimary<R>(captured, undefined, options);
+    const lsn = captured.lsn;
+    return { result, position: lsn === undefined ? undefined : this.#positionOn(primary, lsn) };
+  }
+
+  /**
+   * A position captured on `primary`, with the system identifier and timeline its health check reported —
+   * `undefined` if the primary changed since (a failover: the pairing would be unproven) or was never checked.
+   */
+  #positionOn(primary: Host | undefined, lsn: bigint): SessionPosition | undefined {
+    const health = primary?.health;
+    if (primary === undefined || primary !== this.#primary || health === undefined || health.inRecovery)
+      return undefined;
+    const position = { systemId: health.systemId, timeline: health.timeline, lsn };
+    this.notePosition(position);
+    return position;
+  }
+
+  /** @internal What the primary just told us is newer than its last health check: let every session use it. */
+  notePosition(position: SessionPosition): void {
     const health = this.#primary?.health;
     if (
       this.#primary !== undefined &&
@@ -193,7 +220,6 @@ export class Cluster {
     ) {
       this.#primary.health = { ...health, lsn: position.lsn };
     }
-    return position;
   }
 
   // ── reads ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -247,19 +273,9 @@ export class Cluster {
         onRead?.(host);
         return result;
       } catch (error) {
-        // A standby refusing a write (25006) is doing its job: the statement was not a plain read. It belongs on
-        // the primary; the replica is fine and stays in rotation.
-        if ((error as { code?: unknown } | null)?.code === '25006' && host.role === 'replica') {
+        if (this.replicaReadFailed(host, error) === 'write') {
           return this.#onPrimary<R>(text, values, { ...options, idempotent: false });
         }
-        if (hostFailure(error) === 'failure') {
-          const replicas = this.#hosts.length - 1;
-          if (this.#ejector.onFailure(host.name, this.#o.clock.now(), replicas)) {
-            this.#events.emit('host-down', { host: host.name, reason: `ejected: ${describe(error)}` });
-          }
-        }
-        if (signalsTopologyChange(error)) this.#suspect(host, error);
-        if (!retryableRead(error)) throw error;
         left = left.filter((h) => !tried.has(h) && h.isReplica);
         if (left.length === 0) {
           this.#fallback(consistency, 'replica-failed');
@@ -269,6 +285,30 @@ export class Cluster {
     }
     this.#fallback(consistency, candidates.length === 0 ? 'no-replica' : 'replica-failed');
     return this.#onPrimary<R>(text, values, { ...options, idempotent: true });
+  }
+
+  /** @internal A read on a replica succeeded (outlier ejection counts it). */
+  replicaReadOk(host: Host): void {
+    this.#ejector.onSuccess(host.name);
+  }
+
+  /**
+   * @internal After a read on a replica failed: ejection and failover bookkeeping. `'write'`: a standby refused a
+   * write (25006), the statement was not a plain read and belongs on the primary (the replica is fine and stays
+   * in rotation); `'retry'`: another host may answer it.
+   * @throws the error itself when no other host would answer differently (the statement's own fault).
+   */
+  replicaReadFailed(host: Host, error: unknown): 'write' | 'retry' {
+    if ((error as { code?: unknown } | null)?.code === '25006' && host.role === 'replica') return 'write';
+    if (hostFailure(error) === 'failure') {
+      const replicas = this.#hosts.length - 1;
+      if (this.#ejector.onFailure(host.name, this.#o.clock.now(), replicas)) {
+        this.#events.emit('host-down', { host: host.name, reason: `ejected: ${describe(error)}` });
+      }
+    }
+    if (signalsTopologyChange(error)) this.#suspect(host, error);
+    if (!retryableRead(error)) throw error;
+    return 'retry';
   }
 
   /** @internal Counts and announces a read that went to the primary. */

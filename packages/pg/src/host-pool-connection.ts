@@ -1,10 +1,11 @@
 import { isBallastError, type TimerHandle } from '@ballast/core';
 import type pg from 'pg';
 import { sendCancelRequest } from './cancel.js';
+import { CapturedWrite } from './captured-write.js';
 import { abortReason, deadlineExceeded } from './host-pool-errors.js';
 import type { ResolvedHostPoolOptions } from './host-pool-options.js';
 import type { Cover, Waiter } from './host-pool-waiters.js';
-import type { HostName, PooledConnection, SignalLike } from './types.js';
+import type { HostName, PooledConnection, SignalLike, Statement } from './types.js';
 
 /** What a connection needs from its pool. Internal. */
 export interface ConnContext {
@@ -97,7 +98,7 @@ export class Conn implements Cover {
 
   /** Runs statements one at a time on this connection, in call order (pg would queue them anyway). */
   query<R extends pg.QueryResultRow>(
-    text: string | pg.QueryConfig,
+    text: Statement<R>,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
     signal: SignalLike | undefined,
@@ -114,15 +115,16 @@ export class Conn implements Cover {
   }
 
   async #run<R extends pg.QueryResultRow>(
-    text: string | pg.QueryConfig,
+    text: Statement<R>,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
     signal: SignalLike | undefined,
   ): Promise<pg.QueryResult<R>> {
     try {
       if (signal?.aborted) throw abortReason(signal, this.host);
+      if (text instanceof CapturedWrite) text.attach(this.client);
       const client = this.client as unknown as {
-        query(t: string | pg.QueryConfig, v?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+        query(t: Statement<R>, v?: readonly unknown[]): PromiseLike<pg.QueryResult<R>>;
       };
       const adjust =
         this.ctx.opts.serverTimeouts &&
@@ -240,7 +242,7 @@ export class Lease implements PooledConnection {
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string | pg.QueryConfig,
+    text: Statement<R>,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
     signal: SignalLike | undefined,

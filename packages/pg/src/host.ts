@@ -12,7 +12,7 @@ import { maskUrl } from './mask.js';
 import type { ResolvedClusterOptions } from './options.js';
 import { breaksConnection, hostFailure } from './pg-errors.js';
 import { PeakEwma, replicaCost } from './routing.js';
-import type { HostHealth, HostName, HostPool } from './types.js';
+import type { HostHealth, HostName, HostPool, Statement } from './types.js';
 
 /** How a statement runs on one host. */
 export interface RunOptions {
@@ -116,7 +116,7 @@ export class Host {
 
   /** Runs one statement on this host under its policy; the connection goes back to the pool or is destroyed. */
   run<R extends pg.QueryResultRow>(
-    text: string | pg.QueryConfig,
+    text: Statement<R>,
     values: readonly unknown[] | undefined,
     options: RunOptions,
   ): Promise<pg.QueryResult<R>> {

@@ -1,5 +1,17 @@
 import type { EndSignal } from '@ballast/core';
 import type pg from 'pg';
+import type { CapturedWrite } from './captured-write.js';
+import type { ReplayCheckedQuery } from './replay-check.js';
+
+/**
+ * What a pooled connection runs: SQL text, pg's query config, a read with its replica check in front, or a write
+ * with its position capture behind.
+ */
+export type Statement<R extends pg.QueryResultRow = pg.QueryResultRow> =
+  | string
+  | pg.QueryConfig
+  | ReplayCheckedQuery<R>
+  | CapturedWrite<R>;
 
 /**
  * Seams between the parts of @ballast/pg. Internal: the public surface is in index.ts.
@@ -30,7 +42,7 @@ export interface PooledConnection {
    * @param deadlineAt absolute time in the pool's clock ms (`Infinity`: none)
    */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string | pg.QueryConfig,
+    text: Statement<R>,
     values: readonly unknown[] | undefined,
     deadlineAt: number,
     signal: SignalLike | undefined,
