@@ -10,6 +10,7 @@ import {
 import { HoldWatch, IdleReaper, validateConnection } from './host-pool-upkeep.js';
 import { Waiter, WaiterQueue } from './host-pool-waiters.js';
 import { maskError, secretsOf } from './mask.js';
+import { markNotSent } from './pg-errors.js';
 import type {
   HostName,
   HostPool,
@@ -358,7 +359,7 @@ class HostPoolImpl implements HostPool, ConnContext {
     conn.state = 'closed';
     this.#all.delete(conn);
     conn.client.end().catch(() => {});
-    const masked = maskError(error, this.#secrets);
+    const masked = markNotSent(maskError(error, this.#secrets));
     const w = conn.requester;
     this.#waiters.uncover(conn);
     if (w !== undefined) this.#failWaiter(w, masked);

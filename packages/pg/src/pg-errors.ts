@@ -24,15 +24,21 @@ const SOCKET_ERRORS: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
 ]);
 
-/** Errors raised before the statement was sent: safe to retry anywhere, even a write. */
-const NOT_SENT: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  '57P03',
-]);
+/**
+ * Codes that can only come before the statement was sent: safe to retry anywhere, even a write. Not
+ * EHOSTUNREACH / ENETUNREACH / ETIMEDOUT / ECONNRESET: on an open socket they can cut off a statement the server
+ * already ran; they count as not sent only when the connection attempt itself failed ({@link markNotSent}).
+ */
+const NOT_SENT: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', '57P03']);
+
+/** Errors raised while opening a connection for a statement: it was never sent, whatever the code. */
+const CONNECT_FAILURES = new WeakSet<object>();
+
+/** Marks an error of a failed connection attempt: the statement waiting for it never left the client. */
+export function markNotSent<E extends object>(error: E): E {
+  CONNECT_FAILURES.add(error);
+  return error;
+}
 
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null | undefined)?.code;
@@ -79,6 +85,7 @@ export function notExecuted(error: unknown): boolean {
       error.code === 'BALLAST_PRIMARY_UNAVAILABLE'
     );
   }
+  if (typeof error === 'object' && error !== null && CONNECT_FAILURES.has(error)) return true;
   const code = codeOf(error);
   return code !== undefined && NOT_SENT.has(code);
 }
