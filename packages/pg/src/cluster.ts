@@ -73,7 +73,7 @@ export class Cluster {
   readonly #events = new Events<ClusterEvents>('pg');
   readonly #lag = new ReplicaLag();
   /** 5 consecutive failures eject a replica for 30 s × times ejected (≤ 300 s); never more than half of them. */
-  readonly #ejector = new OutlierEjector();
+  readonly #ejector: OutlierEjector;
   #primary: Host | undefined;
   #closed = false;
   /** Hosts whose health check is running now. */
@@ -82,6 +82,7 @@ export class Cluster {
 
   constructor(options: ClusterOptions) {
     this.#o = resolveClusterOptions(options);
+    this.#ejector = new OutlierEjector(this.#o.routing.ejection);
     const o = this.#o;
     this.#hosts = [new Host(o.primary, 'primary', o), ...o.replicas.map((u) => new Host(u, 'replica', o))];
     this.#primary = this.#hosts[0];
@@ -307,7 +308,9 @@ export class Cluster {
       }
     }
     if (signalsTopologyChange(error)) this.#suspect(host, error);
-    if (!retryableRead(error)) throw error;
+    // The host's trouble (connection lost, server errors of classes 53, 58, XX) or a transient conflict: another
+    // host may answer. The statement's own errors (syntax, constraints, permissions) would fail anywhere.
+    if (!retryableRead(error) && hostFailure(error) !== 'failure') throw error;
     return 'retry';
   }
 

@@ -1,4 +1,5 @@
 import { BallastError, type Clock, systemClock } from '@ballast/core';
+import { DEFAULT_OUTLIER_EJECTOR, type OutlierEjectorOptions } from './routing.js';
 
 function invalid(option: string, value: unknown, expected: string): BallastError {
   const shown =
@@ -51,6 +52,14 @@ export interface RoutingOptions {
   healthFastIntervalMs?: number | undefined;
   /** A health check slower than this fails. @default 400 */
   healthTimeoutMs?: number | undefined;
+  /**
+   * Outlier ejection of replicas: after `consecutiveFailures` reads failed on a replica because of the host
+   * (connection lost, server errors of classes 53, 58, XX — not the statement's own errors), it takes no reads for
+   * `n × baseEjectionMs` (its n-th ejection, at most `maxEjectionMs`), and at most `maxEjectedFraction` of the
+   * replicas are out at once. @default { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000,
+   * maxEjectedFraction: 0.5 }
+   */
+  ejection?: OutlierEjectorOptions | undefined;
 }
 
 /** Options of {@link createCluster}. */
@@ -76,7 +85,9 @@ export interface ResolvedClusterOptions {
   pool: Required<{ [K in Exclude<keyof ClusterPoolOptions, 'serverTimeouts'>]-?: number }> & {
     serverTimeouts: boolean;
   };
-  routing: Required<{ [K in keyof RoutingOptions]-?: number }>;
+  routing: Required<{ [K in Exclude<keyof RoutingOptions, 'ejection'>]-?: number }> & {
+    ejection: Required<{ [K in keyof OutlierEjectorOptions]-?: number }>;
+  };
   clock: Clock;
   random: () => number;
 }
@@ -127,6 +138,33 @@ function num(option: string, value: unknown, min: number, max = Number.POSITIVE_
   return value;
 }
 
+function ejectionOptions(e: OutlierEjectorOptions): ResolvedClusterOptions['routing']['ejection'] {
+  const d = DEFAULT_OUTLIER_EJECTOR;
+  const baseEjectionMs = num('routing.ejection.baseEjectionMs', e.baseEjectionMs ?? d.baseEjectionMs, 1);
+  const consecutiveFailures = num(
+    'routing.ejection.consecutiveFailures',
+    e.consecutiveFailures ?? d.consecutiveFailures,
+    1,
+  );
+  if (!Number.isInteger(consecutiveFailures))
+    throw invalid('routing.ejection.consecutiveFailures', consecutiveFailures, 'an integer >= 1');
+  return {
+    consecutiveFailures,
+    baseEjectionMs,
+    maxEjectionMs: num(
+      'routing.ejection.maxEjectionMs',
+      e.maxEjectionMs ?? Math.max(d.maxEjectionMs, baseEjectionMs),
+      baseEjectionMs,
+    ),
+    maxEjectedFraction: num(
+      'routing.ejection.maxEjectedFraction',
+      e.maxEjectedFraction ?? d.maxEjectedFraction,
+      0,
+      1,
+    ),
+  };
+}
+
 /**
  * Merges options with {@link DEFAULT_CLUSTER} and validates them.
  * @throws BallastError `BALLAST_INVALID_ARGUMENT` naming the option (values of URLs are never echoed).
@@ -169,6 +207,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
         10,
       ),
       healthTimeoutMs: num('routing.healthTimeoutMs', r.healthTimeoutMs ?? dr.healthTimeoutMs, 10),
+      ejection: ejectionOptions(r.ejection ?? {}),
     },
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
