@@ -35,7 +35,7 @@ describe('failover', () => {
     await proxy.set({ blackhole: true });
     // The first write finds out (its deadline, or the health check within ~300 ms).
     await db.query('INSERT INTO events DEFAULT VALUES', [], { deadlineMs: 500 }).catch(() => {});
-    await expect.poll(() => db.stats().primary, { timeout: 2_000 }).toBeUndefined();
+    await expect.poll(() => db.stats().primary, { timeout: 4_000 }).toBeUndefined();
     const timings: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t0 = performance.now();

@@ -15,6 +15,13 @@ export class ProbeConnecting extends Error {
 const MAX_ATTEMPTS = 3;
 
 /**
+ * How many check timeouts a probe may spend opening its connection before its checks fail instead of being
+ * inconclusive: enough for the handshake's round trips on a slow link, bounded so that an outage that starts
+ * while the probe reconnects (after a timed-out check under load, say) is still noticed within ~1.6 s by default.
+ */
+const CONNECT_ALLOWANCE = 4;
+
+/**
  * The health-check connection of one host: separate from the pool, so a saturated or draining pool never hides
  * the host's state.
  *
@@ -22,7 +29,8 @@ const MAX_ATTEMPTS = 3;
  *   a blackholed host is known to be down within one timeout.
  * - Opening a connection takes several round trips (TCP, startup, SCRAM), more than a check's timeout on a slow
  *   link, so it is not timed by the check: while it is in progress a check is inconclusive ({@link
- *   ProbeConnecting}). Every check starts another attempt while none has finished (at most 3 at once, each up to
+ *   ProbeConnecting}) — for at most 4 check timeouts, after which checks fail until a connection opens. Every
+ *   check starts another attempt while none has finished (at most 3 at once, each up to
  *   `connectTimeoutMs`), so an attempt stalled by an outage does not delay noticing the host's return.
  */
 export class HealthProbe {
@@ -30,6 +38,8 @@ export class HealthProbe {
   readonly #attempts = new Set<Promise<pg.Client>>();
   /** The clients of the attempts in flight, oldest first, so the oldest can be abandoned. */
   readonly #opening: pg.Client[] = [];
+  /** When the probe started (re)connecting without a connection; undefined while it has one. */
+  #connectingSince: number | undefined = undefined;
 
   constructor(
     readonly connectionString: string,
@@ -63,9 +73,18 @@ export class HealthProbe {
     // A new attempt every check while none has finished; past the cap, the oldest (likely stalled) is abandoned.
     if (this.#opening.length >= MAX_ATTEMPTS) destroy(this.#opening.shift() as pg.Client);
     this.#attempt();
+    if (this.#connectingSince === undefined) this.#connectingSince = this.clock.now();
+    const since = this.#connectingSince;
     let timer: TimerHandle | undefined;
     const wait = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimeout(() => reject(new ProbeConnecting()), this.timeoutMs);
+      timer = this.clock.setTimeout(() => {
+        const openingMs = this.clock.now() - since;
+        reject(
+          openingMs < CONNECT_ALLOWANCE * this.timeoutMs
+            ? new ProbeConnecting()
+            : new Error(`health check: no connection after ${Math.round(openingMs)} ms`),
+        );
+      }, this.timeoutMs);
     });
     try {
       return await Promise.race([...this.#attempts, wait]);
@@ -94,6 +113,7 @@ export class HealthProbe {
     const attempt: Promise<pg.Client> = client.connect().then(
       () => {
         settled();
+        this.#connectingSince = undefined;
         if (this.#client === undefined) this.#client = client;
         else client.end().catch(() => {}); // another attempt won
         return client;

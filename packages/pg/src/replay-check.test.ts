@@ -121,6 +121,26 @@ describe('ReplayCheckedQuery', () => {
     }
   });
 
+  it('a read that fails only because the replica is behind does not throw: the error is as stale as a row', async () => {
+    await pgc.pauseReplay(0);
+    try {
+      await primary.query('CREATE TABLE rc_new (id int)');
+      const need = await position();
+      for (const values of [[1], undefined]) {
+        const text = values === undefined ? 'SELECT * FROM rc_new' : 'SELECT * FROM rc_new WHERE id = $1';
+        const q = new ReplayCheckedQuery(text, values, need);
+        await expect(replica.query(q)).resolves.toBeUndefined();
+        expect(q.check?.caughtUp).toBe(false);
+        expect(q.staleError).toMatchObject({ code: '42P01' });
+      }
+    } finally {
+      await pgc.resumeReplay(0);
+    }
+    await pgc.waitForReplay(0);
+    const q = new ReplayCheckedQuery('SELECT count(*)::int AS n FROM rc_new', undefined, await position());
+    expect((await replica.query(q)).rows).toEqual([{ n: 0 }]);
+  });
+
   it('on a primary the check never passes (it is not a standby)', async () => {
     const q = new ReplayCheckedQuery('SELECT 1 AS one', [], 0n);
     expect((await primary.query(q)).rows).toEqual([{ one: 1 }]);

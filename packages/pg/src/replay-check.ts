@@ -40,6 +40,12 @@ export function parseReplayCheck(
   };
 }
 
+/** An error the server sent (it has a SQLSTATE and a severity), not a lost connection or a client-side error. */
+function isServerError(error: Error): boolean {
+  const e = error as { code?: unknown; severity?: unknown };
+  return typeof e.code === 'string' && e.code.length === 5 && typeof e.severity === 'string';
+}
+
 /**
  * A read with the replica check written before it on the same connection, in ONE round trip: pg's submittable
  * protocol (the one pg-cursor uses) lets a query object write its own messages. Extended protocol: the check's
@@ -47,13 +53,19 @@ export function parseReplayCheck(
  * one Query message `check; read`. Either way the check runs first in the same implicit transaction, and replay
  * positions only grow, so a check that says `caught_up` proves the read's snapshot (taken after it) sees
  * everything up to the position. The check's row is kept in {@link check}; the read's result is what `await`
- * gives, exactly as pg would (parsed by pg's own `Query`, rows, fields, types, errors).
+ * gives, exactly as pg would (parsed by pg's own `Query`, rows, fields, types, errors) — use it only when the
+ * check passed. When the check failed, the read's own server error is not thrown (see {@link staleError}).
  *
  * Only for statements {@link canPipeline} accepts.
  */
 export class ReplayCheckedQuery<R extends pg.QueryResultRow = pg.QueryResultRow> extends PipelinedQuery<R> {
   /** The check's result, once its row arrived (undefined if the statement failed before it ran). */
   check: ReplayCheck | undefined = undefined;
+  /**
+   * The read's own server error when the check said the replica had not caught up: then `await` gives
+   * `undefined` instead of rejecting (the error is as stale as a result would be).
+   */
+  staleError: Error | undefined = undefined;
   readonly #checkSql: string;
   /** The check's CommandComplete was seen: every later message is the read's. */
   #checkDone = false;
@@ -65,7 +77,12 @@ export class ReplayCheckedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>
 
   protected answered(error: Error | null, result: pg.QueryResult): void {
     if (error === null) this.resolve(result as pg.QueryResult<R>);
-    else this.reject(error);
+    else if (this.check !== undefined && !this.check.caughtUp && isServerError(error)) {
+      // The read failed on a replica that had not caught up (a table it has not replayed yet, say): the error is
+      // as stale as a result would be. Kept for diagnostics; the caller reads elsewhere.
+      this.staleError = error;
+      this.resolve(undefined as unknown as pg.QueryResult<R>);
+    } else this.reject(error);
   }
 
   submit(connection: PgConnection): Error | null {
