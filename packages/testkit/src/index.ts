@@ -18,5 +18,7 @@ export type {
 export { DEFAULT_POSTGRES_OPTIONS, startPostgres } from './postgres.js';
 export type { RedisEndpoint, RedisOptions, RedisServer, RespValue } from './redis.js';
 export { DEFAULT_REDIS_OPTIONS, findRedisServer, RespError, startRedis } from './redis.js';
+export type { RedisCluster, RedisClusterNode, RedisClusterOptions } from './redis-cluster.js';
+export { DEFAULT_REDIS_CLUSTER_OPTIONS, startRedisCluster } from './redis-cluster.js';
 export { sweepOrphans } from './registry.js';
 export type { TestkitProvided } from './vitest-setup.js';

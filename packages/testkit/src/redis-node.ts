@@ -19,6 +19,11 @@ export interface NodeSpec {
   primaryPort?: number | undefined;
   /** Bind exactly this port (restart); a free one otherwise. */
   port?: number | undefined;
+  /**
+   * Run as a Redis Cluster node (`cluster-enabled`, its `nodes.conf` in `dir`). The bus port is set explicitly:
+   * the default, port + 10000, is past 65535 for many of the ports the OS hands out.
+   */
+  cluster?: { nodeTimeoutMs: number; busPort?: number | undefined } | undefined;
   /** Called with the pid right after the spawn, before waiting for readiness (cleanup must know it). */
   onSpawn?: ((pid: number) => void) | undefined;
 }
@@ -27,6 +32,8 @@ export interface NodeSpec {
 export interface RedisNode {
   readonly role: string;
   readonly port: number;
+  /** The cluster bus port of a cluster node, else `undefined`. */
+  readonly busPort: number | undefined;
   readonly dir: string;
   readonly child: ChildProcess;
   /** Resolves once INFO replication reports `master_link_status:up`. */
@@ -35,11 +42,12 @@ export interface RedisNode {
 
 const LOG_TAIL_LINES = 20;
 
-function exited(child: ChildProcess): boolean {
+/** True once the process exited (or never started). */
+export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
 }
 
-function argsFor(spec: NodeSpec, port: number): string[] {
+function argsFor(spec: NodeSpec, port: number, busPort: number | undefined): string[] {
   // biome-ignore format: flag/value pairs read best on a line
   const args = [
     '--bind', LOOPBACK, '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no',
@@ -49,6 +57,16 @@ function argsFor(spec: NodeSpec, port: number): string[] {
   ];
   if (spec.password !== undefined) args.push('--requirepass', spec.password, '--masterauth', spec.password);
   if (spec.primaryPort !== undefined) args.push('--replicaof', LOOPBACK, String(spec.primaryPort));
+  if (spec.cluster !== undefined) {
+    // biome-ignore format: flag/value pairs read best on a line
+    args.push(
+      '--cluster-enabled', 'yes', '--cluster-config-file', join(spec.dir, 'nodes.conf'),
+      '--cluster-port', String(busPort), '--cluster-node-timeout', String(spec.cluster.nodeTimeoutMs),
+      // Nothing to save, and after a failover any node can be a master with replicas: on SIGTERM it would wait
+      // up to a second for their next REPLCONF ACK. (Redis >= 7.0, as cluster mode here needs anyway.)
+      '--shutdown-on-sigterm', 'now',
+    );
+  }
   for (const [name, value] of Object.entries(spec.config))
     args.push(`--${name.replace(/^--/, '')}`, String(value));
   return args;
@@ -89,17 +107,24 @@ export async function stopNode(
   clearTimeout(timer);
 }
 
-async function waitUntil(
+/**
+ * Polls `check` every 20 ms until it returns true. An error thrown by `check` counts as "not yet" and its message
+ * ends up in the timeout error, so a check can throw to say what it is still waiting for.
+ * @throws {Error} `it did not <what> within <timeoutMs> ms (last attempt: …)`, or at once when one of `children`
+ * exits.
+ */
+export async function waitUntil(
   what: string,
-  child: ChildProcess,
+  children: readonly ChildProcess[],
   timeoutMs: number,
   check: () => Promise<boolean>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
-    if (exited(child)) {
-      const how = child.signalCode ?? `code ${String(child.exitCode)}`;
+    const gone = children.find(exited);
+    if (gone) {
+      const how = gone.signalCode ?? `code ${String(gone.exitCode)}`;
       throw new Error(`it exited (${how}) while waiting to ${what}`);
     }
     try {
@@ -128,7 +153,8 @@ export async function startNode(spec: NodeSpec): Promise<RedisNode> {
   const attempts = spec.port === undefined ? 5 : 20;
   for (let attempt = 1; ; attempt++) {
     const port = spec.port ?? (await freePort());
-    const args = argsFor(spec, port);
+    const busPort = spec.cluster && (spec.cluster.busPort ?? (await freePort()));
+    const args = argsFor(spec, port, busPort);
     let logOffset = 0;
     try {
       logOffset = statSync(logPath).size;
@@ -153,16 +179,17 @@ export async function startNode(spec: NodeSpec): Promise<RedisNode> {
     const node: RedisNode = {
       role: spec.role,
       port,
+      busPort,
       dir: spec.dir,
       child,
       waitLinkUp: (timeoutMs) =>
-        waitUntil('link up with its primary', child, timeoutMs, async () => {
+        waitUntil('link up with its primary', [child], timeoutMs, async () => {
           const info = await respRequest(port, [['INFO', 'replication']], auth);
           return typeof info === 'string' && /^master_link_status:up\r?$/m.test(info);
         }),
     };
     try {
-      await waitUntil('answer PING', child, spec.timeoutMs, async () => {
+      await waitUntil('answer PING', [child], spec.timeoutMs, async () => {
         if (spawnError) throw spawnError;
         return (await respRequest(port, [['PING']], auth)) === 'PONG';
       });

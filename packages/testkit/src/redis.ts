@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { invalidArgument } from './fault-proxy-faults.js';
 import { findBinary } from './find-binary.js';
 import { LOOPBACK } from './ports.js';
-import { type RedisNode, startNode, stopNode } from './redis-node.js';
+import { createRedisGroup } from './redis-group.js';
 import { type RespValue, respRequest } from './redis-resp.js';
-import { type Resource, release, touch, track } from './registry.js';
 
 export { RespError, type RespValue } from './redis-resp.js';
 
@@ -100,27 +97,40 @@ export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string {
   return findBinary('redis-server', ENV_BINARY, INSTALL_HINT, ['/usr/bin', '/usr/local/bin'], env);
 }
 
-function invalid(option: string, expected: string, value: unknown): Error {
-  return Object.assign(
-    new Error(`startRedis: options.${option} must be ${expected}, received ${JSON.stringify(value)}`),
-    { code: 'BALLAST_INVALID_ARGUMENT' as const },
-  );
+/**
+ * A `BALLAST_INVALID_ARGUMENT` error: `<fn>: options.<option> must be <expected>, received <value>`.
+ * Shared by the Redis starters through {@link wholeNumber} and {@link resolveServerOptions}.
+ */
+function invalidOption(fn: string, option: string, expected: string, value: unknown): Error {
+  return invalidArgument(`${fn}: options.${option}`, expected, value);
 }
 
-function resolveRedisOptions(options: RedisOptions) {
-  const replicas = options.replicas ?? DEFAULT_REDIS_OPTIONS.replicas;
-  if (!Number.isInteger(replicas) || replicas < 0) throw invalid('replicas', 'a whole number >= 0', replicas);
+/**
+ * `value` when it is a whole number from `min` to `max`; `fn` and `option` name it in the error.
+ * @throws {Error} with code `BALLAST_INVALID_ARGUMENT` otherwise.
+ */
+export function wholeNumber(fn: string, option: string, value: number, min: number, max = Infinity): number {
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  const expected = max === Infinity ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
+  throw invalidOption(fn, option, expected, value);
+}
+
+/**
+ * Validates the options every Redis starter shares and applies their defaults; `fn` names the starter in errors.
+ * Internal to the kit.
+ * @throws {Error} with code `BALLAST_INVALID_ARGUMENT` naming the option and the value received.
+ */
+export function resolveServerOptions(fn: string, options: Omit<RedisOptions, 'replicas'>) {
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_REDIS_OPTIONS.startTimeoutMs;
   if (!Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
-    throw invalid('startTimeoutMs', 'a number of milliseconds > 0', startTimeoutMs);
+    throw invalidOption(fn, 'startTimeoutMs', 'a number of milliseconds > 0', startTimeoutMs);
   }
   const raw = options.password;
   if (raw !== undefined && raw !== false && (typeof raw !== 'string' || raw === '' || /\s/.test(raw))) {
-    throw invalid('password', 'false or a non-empty string without whitespace', raw);
+    throw invalidOption(fn, 'password', 'false or a non-empty string without whitespace', raw);
   }
   const password = raw === false ? undefined : (raw ?? randomBytes(16).toString('hex'));
   return {
-    replicas,
     startTimeoutMs,
     password,
     config: options.config ?? DEFAULT_REDIS_OPTIONS.config,
@@ -128,7 +138,8 @@ function resolveRedisOptions(options: RedisOptions) {
   };
 }
 
-function urlFor(port: number, password: string | undefined): string {
+/** `redis://[:password@]127.0.0.1:port`. Internal to the kit. */
+export function urlFor(port: number, password: string | undefined): string {
   return password === undefined
     ? `redis://${LOOPBACK}:${port}`
     : `redis://:${encodeURIComponent(password)}@${LOOPBACK}:${port}`;
@@ -149,106 +160,51 @@ function urlFor(port: number, password: string | undefined): string {
  * await redis.stop();
  */
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
-  const opts = resolveRedisOptions(options);
-  const bin = findRedisServer();
-  const root = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
-  const resource: Resource = track({ label: 'redis', pids: [], dirs: [root], persistent: opts.persistent });
-  const common = {
-    bin,
-    password: opts.password,
-    config: opts.config,
+  const replicas = wholeNumber(
+    'startRedis',
+    'replicas',
+    options.replicas ?? DEFAULT_REDIS_OPTIONS.replicas,
+    0,
+  );
+  const opts = resolveServerOptions('startRedis', options);
+  const group = createRedisGroup('redis', {
+    ...opts,
+    bin: findRedisServer(),
     timeoutMs: opts.startTimeoutMs,
-    detached: opts.persistent,
-    // Recorded at spawn, so an interrupted start cannot orphan a server; syncPids() then keeps the live ones.
-    onSpawn: (pid: number) => {
-      resource.pids = [...resource.pids, pid];
-      touch();
-    },
-  };
-  const nodes: RedisNode[] = [];
-  const syncPids = (): void => {
-    resource.pids = nodes.flatMap((n) =>
-      n.child.pid === undefined || n.child.exitCode !== null || n.child.signalCode !== null
-        ? []
-        : [n.child.pid],
-    );
-    touch();
-  };
-  const started = (node: RedisNode): RedisNode => {
-    nodes.push(node);
-    syncPids();
-    return node;
-  };
-
-  let primary: RedisNode;
+  });
   try {
-    primary = started(await startNode({ ...common, role: 'primary', dir: join(root, 'primary') }));
-    // allSettled: a replica that fails must not leave its siblings starting after the cleanup below ran.
-    const settled = await Promise.allSettled(
-      Array.from({ length: opts.replicas }, async (_, i) =>
-        started(
-          await startNode({
-            ...common,
-            role: `replica ${i}`,
-            dir: join(root, `replica-${i}`),
-            primaryPort: primary.port,
-          }),
-        ),
-      ),
+    let primary = await group.start({ role: 'primary', name: 'primary' });
+    const replicaNodes = await group.startAll(
+      Array.from({ length: replicas }, (_, i) => ({
+        role: `replica ${i}`,
+        name: `replica-${i}`,
+        primaryPort: primary.port,
+      })),
     );
-    const failed = settled.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    const replicaNodes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    nodes.sort((a, b) => Number(a !== primary) - Number(b !== primary));
-    return makeServer();
-
-    function makeServer(): RedisServer {
-      let stopping: Promise<void> | undefined;
-      const kill = async (): Promise<void> => {
-        await stopNode(primary, 'SIGKILL');
-        syncPids();
-      };
-      return {
-        host: LOOPBACK,
-        port: primary.port,
-        url: urlFor(primary.port, opts.password),
-        password: opts.password,
-        replicas: replicaNodes.map((r) => ({ port: r.port, url: urlFor(r.port, opts.password) })),
-        kill,
-        async restart() {
-          if (stopping) throw new Error('restart() after stop(): this Redis is gone');
-          await kill();
-          for (const name of readdirSync(primary.dir)) {
-            if (name !== 'redis.log') rmSync(join(primary.dir, name), { recursive: true, force: true });
-          }
-          const fresh = await startNode({ ...common, role: 'primary', dir: primary.dir, port: primary.port });
-          nodes[nodes.indexOf(primary)] = fresh;
-          primary = fresh;
-          syncPids();
-          await Promise.all(replicaNodes.map((r) => r.waitLinkUp(opts.startTimeoutMs)));
-        },
-        stop() {
-          stopping ??= (async () => {
-            // Replicas first, so the primary's shutdown has no replica to wait for.
-            await Promise.all(replicaNodes.map((r) => stopNode(r, 'SIGTERM')));
-            await stopNode(primary, 'SIGTERM');
-            rmSync(root, { recursive: true, force: true });
-            release(resource);
-          })();
-          return stopping;
-        },
-        command(args, commandOptions = {}) {
-          return respRequest(commandOptions.port ?? primary.port, [args], {
-            password: opts.password,
-            timeoutMs: commandOptions.timeoutMs,
-          });
-        },
-      };
-    }
+    const kill = () => group.kill(primary);
+    return {
+      host: LOOPBACK,
+      port: primary.port,
+      url: urlFor(primary.port, opts.password),
+      password: opts.password,
+      replicas: replicaNodes.map((r) => ({ port: r.port, url: urlFor(r.port, opts.password) })),
+      kill,
+      async restart() {
+        if (group.stopped) throw new Error('restart() after stop(): this Redis is gone');
+        primary = await group.restart(primary);
+        await Promise.all(replicaNodes.map((r) => r.waitLinkUp(opts.startTimeoutMs)));
+      },
+      // Replicas first, so the primary's shutdown has no replica to wait for.
+      stop: () => group.stop(replicaNodes),
+      command(args, commandOptions = {}) {
+        return respRequest(commandOptions.port ?? primary.port, [args], {
+          password: opts.password,
+          timeoutMs: commandOptions.timeoutMs,
+        });
+      },
+    };
   } catch (error) {
-    await Promise.all(nodes.map((n) => stopNode(n, 'SIGKILL')));
-    rmSync(root, { recursive: true, force: true });
-    release(resource);
+    await group.destroy();
     throw error;
   }
 }
