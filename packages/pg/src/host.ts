@@ -86,7 +86,12 @@ export class Host {
       // Admission matches the pool: never more in flight than connections the pool may open.
       limiter: {
         name: this.name,
-        limit: gradient2Limit({ initialLimit: Math.min(20, pool.max), maxLimit: pool.max, minLimit: 1 }),
+        limit: gradient2Limit({
+          initialLimit: Math.min(20, pool.max),
+          maxLimit: pool.max,
+          minLimit: 1,
+          clock,
+        }),
       },
       retry: false,
     });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../testing/manual-clock.js';
 import { gradient2Limit } from './gradient2-limit.js';
 
 function feed(algo: ReturnType<typeof gradient2Limit>, n: number, rttMs: number, inflight?: number): void {
@@ -81,12 +82,23 @@ describe('gradient2Limit', () => {
   });
 });
 
-/** A server whose knee is `knee` in flight: RTT = base × inflight / knee beyond it (as benchmarks' SimServer). */
-function saturate(algo: ReturnType<typeof gradient2Limit>, n: number, baseMs: number, knee = 10): number[] {
+/**
+ * A server whose knee is `knee` in flight: RTT = base × inflight / knee beyond it (as benchmarks' SimServer).
+ * With a clock, time passes as it would: a full pipeline completes one call every RTT / inflight.
+ */
+function saturate(
+  algo: ReturnType<typeof gradient2Limit>,
+  n: number,
+  baseMs: number,
+  knee = 10,
+  clock?: ManualClock,
+): number[] {
   const limits: number[] = [];
   for (let i = 0; i < n; i++) {
     const inflight = Math.max(1, Math.floor(algo.limit)); // the limiter is always full under overload
-    algo.onSample(baseMs * Math.max(1, inflight / knee), inflight, false);
+    const rtt = baseMs * Math.max(1, inflight / knee);
+    clock?.advance(rtt / inflight);
+    algo.onSample(rtt, inflight, false);
     limits.push(algo.limit);
   }
   return limits;
@@ -94,8 +106,9 @@ function saturate(algo: ReturnType<typeof gradient2Limit>, n: number, baseMs: nu
 
 describe('gradient2Limit drift guard', () => {
   it('does not drift above the knee under sustained proportional slowdown', () => {
-    const algo = gradient2Limit();
-    const limits = saturate(algo, 50_000, 10);
+    const clock = new ManualClock();
+    const algo = gradient2Limit({ clock });
+    const limits = saturate(algo, 50_000, 10, 10, clock);
     // it settles where RTT ≈ tolerance × no-load RTT plus the queue allowance (1.5 × 10 + 4 ≈ 19; the integer
     // in-flight makes it step around that), and stays there: no growth between the 5th and the 50th thousand
     const late = limits.slice(5_000);
@@ -112,17 +125,18 @@ describe('gradient2Limit drift guard', () => {
   });
 
   it('the no-load RTT rises at the next probe when the dependency truly got slower', () => {
-    const algo = gradient2Limit({ probeInterval: 1_000 });
-    saturate(algo, 5_000, 10);
-    saturate(algo, 3_000, 30);
+    const clock = new ManualClock();
+    const algo = gradient2Limit({ probeInterval: 1_000, clock });
+    saturate(algo, 5_000, 10, 10, clock);
+    saturate(algo, 3_000, 30, 10, clock);
     expect(algo.noLoadRttMs).toBeGreaterThan(25);
-    const limits = saturate(algo, 5_000, 30);
+    const limits = saturate(algo, 5_000, 30, 10, clock);
     expect(Math.min(...limits.slice(-1_000))).toBeGreaterThanOrEqual(9);
     expect(Math.max(...limits)).toBeLessThanOrEqual(21);
   });
 
   it('a probe halves the limit until calls started at that concurrency have completed, then restores it', () => {
-    const algo = gradient2Limit({ initialLimit: 40, maxLimit: 40, probeInterval: 20 });
+    const algo = gradient2Limit({ initialLimit: 40, maxLimit: 40, probeInterval: 20, probeMinIntervalMs: 0 });
     feed(algo, 29, 10); // 10 warm-up samples, then the 20th sample since starts a probe
     expect(algo.limit).toBe(20);
     algo.onSample(10, 40, false); // a call that started before the probe does not count
@@ -133,7 +147,43 @@ describe('gradient2Limit drift guard', () => {
     expect(algo.noLoadRttMs).toBe(12);
   });
 
-  it('rejects an invalid probeInterval', () => {
+  it('probes at most once per probeMinIntervalMs, however many samples pass (high throughput)', () => {
+    const clock = new ManualClock();
+    const algo = gradient2Limit({ initialLimit: 40, maxLimit: 40, probeInterval: 20, clock });
+    const halvings = () => {
+      let n = 0;
+      for (let i = 0; i < 2_000; i++) {
+        const before = algo.limit;
+        algo.onSample(10, Math.ceil(algo.limit), false);
+        if (algo.limit <= before / 2 + 1e-9) n++;
+      }
+      return n;
+    };
+    // 2,000 samples at one clock instant: 100 intervals of 20 samples, but one probe (the first).
+    expect(halvings()).toBe(1);
+    expect(halvings()).toBe(0);
+    clock.advance(1_000);
+    expect(halvings()).toBe(1);
+    // With probeMinIntervalMs: 0 every interval probes again.
+    const eager = gradient2Limit({
+      initialLimit: 40,
+      maxLimit: 40,
+      probeInterval: 20,
+      probeMinIntervalMs: 0,
+      clock,
+    });
+    let n = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const before = eager.limit;
+      eager.onSample(10, Math.ceil(eager.limit), false);
+      if (eager.limit <= before / 2 + 1e-9) n++;
+    }
+    expect(n).toBeGreaterThan(10);
+  });
+
+  it('rejects an invalid probeInterval, probeMinIntervalMs or clock', () => {
+    expect(() => gradient2Limit({ probeMinIntervalMs: -1 })).toThrow(/gradient2\.probeMinIntervalMs/);
+    expect(() => gradient2Limit({ clock: {} as ManualClock })).toThrow(/gradient2\.clock/);
     expect(() => gradient2Limit({ probeInterval: 0 })).toThrow(/gradient2\.probeInterval/);
     expect(() => gradient2Limit({ probeInterval: 1.5 })).toThrow(/gradient2\.probeInterval/);
   });

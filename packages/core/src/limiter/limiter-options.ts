@@ -186,7 +186,7 @@ export function resolveLimiterOptions(options: LimiterOptions = {}): ResolvedLim
 
   return {
     name,
-    algorithm: resolveAlgorithm(o.limit ?? d.limit),
+    algorithm: resolveAlgorithm(o.limit ?? d.limit, clock),
     shares: [1, interactive, batch, background],
     queueCaps: caps,
     totalQueue,
@@ -203,14 +203,14 @@ function checkQueueBound(option: string, value: unknown): number {
   return checkInteger(option, value, 0);
 }
 
-function resolveAlgorithm(spec: LimitSpec): LimitAlgorithm {
+function resolveAlgorithm(spec: LimitSpec, clock: Clock): LimitAlgorithm {
   if (typeof spec === 'number') {
     if (!(spec >= 1)) throw invalidArgument('limiter.limit', spec, 'a number >= 1');
     return fixedLimit(spec);
   }
   switch (spec) {
     case 'gradient2':
-      return gradient2Limit();
+      return gradient2Limit({ clock });
     case 'aimd':
       return aimdLimit();
     case 'vegas':
