@@ -1,0 +1,1 @@
+export type { CacheStore, CommandOptions } from './store.js';
