@@ -5,9 +5,10 @@
 
 import { createCluster } from '@ballast/pg';
 import type pg from 'pg';
-import { closedLoop, endPool, rawPool, withPostgres } from '../lib/pg-bench.js';
-import { median, prng, quantile, round, shuffle } from '../lib/stats.js';
-import type { Bar, ResultRow, ScenarioContext, ScenarioResult } from '../lib/types.js';
+import { measureOverhead, type OverheadVariant } from '../lib/overhead.js';
+import { endPool, rawPool, withPostgres } from '../lib/pg-bench.js';
+import { median, round } from '../lib/stats.js';
+import type { Bar, ScenarioContext, ScenarioResult } from '../lib/types.js';
 
 export const name = 'pg-overhead';
 export const description =
@@ -23,15 +24,7 @@ const SETTINGS = {
   ci: { rounds: 12, roundMs: 200, warmupMs: 400 },
 } as const;
 
-interface Variant {
-  id: string;
-  label: string;
-  config: string;
-  call: () => Promise<unknown>;
-  close: () => Promise<void>;
-}
-
-function buildVariants(url: string): Variant[] {
+function buildVariants(url: string): OverheadVariant[] {
   const pool = rawPool({ connectionString: url, max: IN_FLIGHT });
   const db = createCluster({ primary: url, pool: { max: IN_FLIGHT } });
   const dbDeadline = createCluster({ primary: url, pool: { max: IN_FLIGHT } });
@@ -61,24 +54,7 @@ function buildVariants(url: string): Variant[] {
   ];
 }
 
-interface Sample {
-  qps: number;
-  cpuUsPerQuery: number;
-  errors: number;
-}
-
-async function sample(variant: Variant, ms: number): Promise<Sample> {
-  const cpu0 = process.cpuUsage();
-  const r = await closedLoop(IN_FLIGHT, ms, variant.call);
-  const cpu = process.cpuUsage(cpu0);
-  return {
-    qps: (r.done / r.ms) * 1000,
-    cpuUsPerQuery: (cpu.user + cpu.system) / Math.max(1, r.done),
-    errors: r.errors,
-  };
-}
-
-async function check(variants: Variant[]): Promise<void> {
+async function check(variants: OverheadVariant[]): Promise<void> {
   for (const v of variants) {
     const result = (await v.call()) as pg.QueryResult;
     if (result.rows.length !== 1) throw new Error(`${v.id}: SELECT 1 returned ${result.rows.length} rows`);
@@ -88,55 +64,23 @@ async function check(variants: Variant[]): Promise<void> {
 export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const settings = ctx.ci ? SETTINGS.ci : SETTINGS.full;
   const seed = 0x9e0e11;
-  const random = prng(seed);
   ctx.progress('starting PostgreSQL');
   return withPostgres([{ replicas: 0 }], async ([pgc]) => {
     if (pgc === undefined) throw new Error('no cluster');
     const variants = buildVariants(pgc.primary.url);
     try {
       await check(variants);
-      for (const v of variants) {
-        ctx.progress(`warming up ${v.label}`);
-        await sample(v, settings.warmupMs);
-      }
-      const samples: Record<string, Sample[]> = Object.fromEntries(variants.map((v) => [v.id, []]));
-      ctx.gc();
-      for (let r = 0; r < settings.rounds; r++) {
-        ctx.progress(`round ${r + 1}/${settings.rounds}`);
-        for (const v of shuffle([...variants], random))
-          samples[v.id]?.push(await sample(v, settings.roundMs));
-      }
-      const qps = (id: string) => median((samples[id] ?? []).map((s) => s.qps));
-      const cpu = (id: string) => median((samples[id] ?? []).map((s) => s.cpuUsPerQuery));
-      // Ratios are paired: each round's variant against the raw pool's in the same round, then the median over
-      // rounds. The machine drifts between rounds (the server shares the two cores); a pair mostly does not.
-      const paired = (id: string, key: 'qps' | 'cpuUsPerQuery') =>
-        median(
-          (samples[id] ?? []).map((s, i) => s[key] / ((samples.raw?.[i]?.[key] as number) || Number.NaN)),
-        );
-      const rows: ResultRow[] = variants.map((v) => {
-        const s = samples[v.id] ?? [];
-        const c = s.map((x) => x.cpuUsPerQuery);
-        return {
-          label: v.label,
-          metrics: {
-            queriesPerSec: round(qps(v.id), 0),
-            throughputVsRaw: round(paired(v.id, 'qps'), 3),
-            cpuUsPerQuery: round(cpu(v.id), 2),
-            cpuIqrUs: round(quantile(c, 0.75) - quantile(c, 0.25), 2),
-            cpuVsRaw: round(paired(v.id, 'cpuUsPerQuery'), 3),
-            cpuOverheadUs: round(cpu(v.id) - cpu('raw'), 2),
-            errors: s.reduce((n, x) => n + x.errors, 0),
-          },
-        };
-      });
+      const m = await measureOverhead(ctx, variants, { ...settings, inFlight: IN_FLIGHT, seed });
+      const paired = m.paired;
+      const cpu = (id: string) => median((m.samples[id] ?? []).map((s) => s.cpuUsPerOp));
+      const rows = m.rows('queriesPerSec', 'cpuUsPerQuery');
       const bars: Bar[] = [];
       for (const id of ['ballast', 'ballast-deadline'] as const) {
         const label = variants.find((v) => v.id === id)?.label ?? id;
         bars.push(
           {
             name: `${id}-cpu-per-query-vs-raw`,
-            value: round(paired(id, 'cpuUsPerQuery'), 3),
+            value: round(paired(id, 'cpuUsPerOp'), 3),
             bar: 1.1,
             op: '<=',
             description: `${label}: client CPU per query / raw pg.Pool's (goal ${GOAL_CPU_RATIO})`,
@@ -144,7 +88,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           },
           {
             name: `${id}-throughput-vs-raw`,
-            value: round(paired(id, 'qps'), 3),
+            value: round(paired(id, 'opsPerSec'), 3),
             bar: 0.9,
             op: '>=',
             description: `${label}: queries/s / raw pg.Pool's, ${IN_FLIGHT} in flight`,
@@ -152,11 +96,11 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           },
         );
       }
-      const ratio = paired('ballast', 'cpuUsPerQuery');
+      const ratio = paired('ballast', 'cpuUsPerOp');
       const notes = [
         `Goal (informational): Ballast CPU per query ≤ ${GOAL_CPU_RATIO}x raw pg.Pool — measured ${round(ratio, 3)}x ` +
           `(${ratio <= GOAL_CPU_RATIO ? 'met' : 'NOT met'}; +${round(cpu('ballast') - cpu('raw'), 1)} µs a query), ` +
-          `with deadlineMs ${round(paired('ballast-deadline', 'cpuUsPerQuery'), 3)}x.`,
+          `with deadlineMs ${round(paired('ballast-deadline', 'cpuUsPerOp'), 3)}x.`,
         'CPU is the benchmark process only (process.cpuUsage user + system over the round / queries completed); the ' +
           'PostgreSQL server shares the same cores, so queries/s is bounded by both and moves with the client cost.',
         `Each round runs every variant for ${settings.roundMs} ms (${IN_FLIGHT} closed-loop callers), in a seeded ` +
@@ -175,7 +119,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           postgres: pgc.version,
           variants: variants.map((v) => ({ id: v.id, config: v.config })),
         },
-        raw: { samples },
+        raw: { samples: m.samples },
       };
     } finally {
       for (const v of variants) await v.close();
