@@ -4,6 +4,8 @@ export default defineProject({
   // Tests run against the sources of the workspace packages: no build needed first.
   resolve: {
     alias: {
+      // Listed before '@ballast/core', which would otherwise also rewrite this subpath.
+      '@ballast/core/testing': new URL('../core/src/testing/index.ts', import.meta.url).pathname,
       '@ballast/core': new URL('../core/src/index.ts', import.meta.url).pathname,
       '@ballast/testkit': new URL('../testkit/src/index.ts', import.meta.url).pathname,
     },
