@@ -1,4 +1,4 @@
-import { isBallastError } from '@ballast/core';
+import { isBallastError, preciseClock, systemClock } from '@ballast/core';
 import { ManualClock } from '@ballast/core/testing';
 import { describe, expect, test } from 'vitest';
 import { type CacheAside, createCacheAside } from './cached.js';
@@ -7,6 +7,7 @@ import {
   type CacheAsideOptions,
   type CachedOptions,
   DEFAULT_CACHED,
+  resolveCacheAsideOptions,
   resolveCachedOptions,
 } from './cached-options.js';
 
@@ -130,5 +131,19 @@ describe('values that cannot be stored', () => {
     expect(error?.message).not.toContain('self');
     expect(error?.message).not.toContain('10');
     expect(local.count('set')).toBe(0);
+  });
+});
+
+describe('epochOffsetMs default', () => {
+  test('with the system clock it is exact even when the cache is made late in a busy event-loop turn', async () => {
+    await new Promise((r) => setImmediate(r));
+    systemClock.now(); // the turn's first read: systemClock answers this time for the rest of the turn
+    const busyUntil = performance.now() + 40;
+    while (performance.now() < busyUntil) {
+      // a busy turn
+    }
+    const o = resolveCacheAsideOptions({ store: new MemoryStore(systemClock) });
+    // Date.now() ≈ epochOffsetMs + the precise time; off by the 40 ms turn if read from the per-turn clock.
+    expect(Math.abs(o.epochOffsetMs + preciseClock.now() - Date.now())).toBeLessThan(5);
   });
 });

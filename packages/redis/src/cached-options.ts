@@ -5,6 +5,7 @@ import {
   type PolicyOptions,
   PRIORITIES,
   type Priority,
+  preciseClock,
   systemClock,
 } from '@ballast/core';
 import type { NearCacheSettings } from './near-cache.js';
@@ -173,7 +174,9 @@ export function resolveCacheAsideOptions(options: CacheAsideOptions): ResolvedCa
     random,
     epochOffsetMs:
       o.epochOffsetMs === undefined
-        ? Date.now() - clock.now()
+        ? // systemClock answers the time of the turn's first read: late in a busy turn that is stale, and the
+          // offset would stamp every value too fresh for the cache's whole life. preciseClock shares its origin.
+          Date.now() - (clock === systemClock ? preciseClock.now() : clock.now())
         : finite('cacheAside.epochOffsetMs', o.epochOffsetMs),
   };
 }

@@ -31,14 +31,16 @@ export class EnvelopeStore {
 
   /**
    * The entry at `key`: `undefined` for a miss or an unreadable value (reported as corrupt), {@link STORE_FAILED}
-   * when the read failed. Never waits past `deadlineAt` (clock ms) nor the command timeout. Never throws.
+   * when the read failed. Never waits past half the time left before `deadlineAt` (clock ms) nor the command
+   * timeout. Never throws.
    */
   async read(
     key: string,
     deadlineAt: number,
     priority: Priority,
   ): Promise<CacheEntry | undefined | typeof STORE_FAILED> {
-    const deadlineMs = Math.min(deadlineAt - this.clock.now(), this.timeoutMs);
+    // Half the call's remaining time at most: the other half is the loader's, should Redis fail to answer.
+    const deadlineMs = Math.min((deadlineAt - this.clock.now()) / 2, this.timeoutMs);
     this.observer.counts.redisReads++;
     let raw: unknown;
     try {

@@ -156,13 +156,25 @@ describe('cached: what Redis holds', () => {
     expect(store.log[0]?.options?.deadlineMs).toBe(100);
   });
 
-  test('a Redis read never outlives the call’s own deadline', async () => {
+  test('a Redis read takes at most half the call’s deadline: a hung Redis still leaves the loader time', async () => {
     const { clock, store, cache } = setup({ redisTimeoutMs: 1_000 });
     store.mode = 'hang';
     const answer = outcome(cache.cached('k', () => 'loaded', { ttlMs: 1_000, deadlineMs: 50 }));
+    await clock.advanceAsync(24);
+    expect(cache.stats().counts.loads).toBe(0);
+    await clock.advanceAsync(6); // the read is abandoned at 25 ms (wheel ticks every 2 ms), then the loader runs
+    expect(await answer).toEqual({ value: 'loaded' });
+    expect(store.log[0]?.options?.deadlineMs).toBe(25);
+  });
+
+  test('a slow loader still cannot outlive the call’s deadline', async () => {
+    const { clock, store, cache } = setup({ redisTimeoutMs: 1_000 });
+    store.mode = 'hang';
+    const answer = outcome(
+      cache.cached('k', () => new Promise<string>(() => {}), { ttlMs: 1_000, deadlineMs: 50 }),
+    );
     await clock.advanceAsync(60);
     const result = await answer;
-    expect(store.log[0]?.options?.deadlineMs).toBe(50);
     expect('error' in result && isBallastError(result.error, 'BALLAST_DEADLINE_EXCEEDED')).toBe(true);
   });
 

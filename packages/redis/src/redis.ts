@@ -50,10 +50,15 @@ import type { CacheStore, CommandOptions } from './store.js';
  * ({@link BallastRedis.cached}): `nearCache`, `serializer`, `loaderPolicy`.
  */
 export type RedisOptions = RedisClientOptions &
-  Pick<CacheAsideOptions, 'nearCache' | 'serializer' | 'loaderPolicy'>;
+  Pick<CacheAsideOptions, 'nearCache' | 'serializer' | 'loaderPolicy' | 'redisTimeoutMs'>;
 
 /** The cache-aside options createRedis accepts besides the client's. */
-const CACHE_OPTIONS: ReadonlySet<string> = new Set(['nearCache', 'serializer', 'loaderPolicy']);
+const CACHE_OPTIONS: ReadonlySet<string> = new Set([
+  'nearCache',
+  'serializer',
+  'loaderPolicy',
+  'redisTimeoutMs',
+]);
 
 export interface RedisStats {
   name: string;
@@ -107,7 +112,10 @@ export class BallastRedis implements CacheStore {
   #timer: TimerHandle | undefined = undefined;
   #closed = false;
   #cache: CacheAside | undefined = undefined;
-  readonly #cacheOptions: Pick<CacheAsideOptions, 'nearCache' | 'serializer' | 'loaderPolicy'>;
+  readonly #cacheOptions: Pick<
+    CacheAsideOptions,
+    'nearCache' | 'serializer' | 'loaderPolicy' | 'redisTimeoutMs'
+  >;
 
   /** @throws BallastError `BALLAST_INVALID_ARGUMENT` naming the first invalid option. */
   constructor(options: RedisOptions) {
@@ -135,10 +143,10 @@ export class BallastRedis implements CacheStore {
       ownedNode(o, url, replicaPolicies[i] ?? policy, 'replica', this.#ctx),
     );
     this.#timer = o.clock.setTimeout(this.#tick, o.healthCheckIntervalMs);
-    const { nearCache, serializer, loaderPolicy } = options;
-    this.#cacheOptions = { nearCache, serializer, loaderPolicy };
+    const { nearCache, serializer, loaderPolicy, redisTimeoutMs } = options;
+    this.#cacheOptions = { nearCache, serializer, loaderPolicy, redisTimeoutMs };
     // Given cache options are checked now; with none, the cache (and its near cache) is made on first use.
-    if (nearCache !== undefined || serializer !== undefined || loaderPolicy !== undefined) this.#cacheAside();
+    if (Object.values(this.#cacheOptions).some((v) => v !== undefined)) this.#cacheAside();
   }
 
   #cacheAside(): CacheAside {
