@@ -71,6 +71,20 @@ describe('outlier ejection of a replica that fails reads', () => {
     expect(ports.get(badPort) ?? 0).toBeGreaterThan(0);
   }, 30_000);
 
+  it("a caller's bad parameter is the caller's error: no ejection, no open breaker, writes go on", async () => {
+    const before = downs.length;
+    const bad = {
+      toPostgres() {
+        throw new Error('cannot serialize this value');
+      },
+    };
+    for (let i = 0; i < 12; i++)
+      await expect(db.read('SELECT $1::text AS v', [bad])).rejects.toThrow('cannot serialize this value');
+    expect(downs.length).toBe(before);
+    expect(db.stats().hosts.map((h) => h.policy.breaker?.state)).toEqual(['closed', 'closed', 'closed']);
+    await expect(db.write('INSERT INTO ballast_fail VALUES (0)')).resolves.toMatchObject({ rowCount: 1 });
+  });
+
   it('names the option when ejection options are invalid', () => {
     expect(() =>
       createCluster({ primary: pgc.primary.url, routing: { ejection: { consecutiveFailures: 0 } } }),

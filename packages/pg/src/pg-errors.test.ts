@@ -1,6 +1,6 @@
 import { BallastError } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
-import { markNotSent, notExecuted } from './pg-errors.js';
+import { hostFailure, markNotSent, notExecuted } from './pg-errors.js';
 
 const sysError = (code: string) => Object.assign(new Error(`connect ${code} 10.0.0.1:5432`), { code });
 
@@ -27,5 +27,19 @@ describe('notExecuted: may a write be retried after this error?', () => {
     for (const code of ['EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ETIMEDOUT'])
       expect(notExecuted(markNotSent(sysError(code))), code).toBe(true);
     expect(notExecuted(markNotSent(new Error('connection timeout')))).toBe(true);
+  });
+});
+
+describe('hostFailure: whose fault is it?', () => {
+  it("a client-side error without a SQLSTATE is the caller's: it neither opens a breaker nor moves to another host", () => {
+    expect(hostFailure(new Error('cannot serialize'))).toBe('ignore');
+    expect(hostFailure(new TypeError('Converting circular structure to JSON'))).toBe('ignore');
+  });
+
+  it("a lost connection, socket errors and the server's own trouble are the host's", () => {
+    expect(hostFailure(new Error('Connection terminated unexpectedly'))).toBe('failure');
+    expect(hostFailure(sysError('ECONNRESET'))).toBe('failure');
+    expect(hostFailure(Object.assign(new Error('too many connections'), { code: '53300' }))).toBe('failure');
+    expect(hostFailure(Object.assign(new Error('syntax error'), { code: '42601' }))).toBe('ignore');
   });
 });

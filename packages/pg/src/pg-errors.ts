@@ -104,7 +104,9 @@ export function retryableRead(error: unknown): boolean {
 export function hostFailure(error: unknown): 'failure' | 'ignore' {
   if (isBallastError(error)) return 'ignore';
   const code = codeOf(error);
-  if (code === undefined) return 'failure';
+  // Without a code: a lost connection is the host's trouble; anything else (a value whose toPostgres throws, a
+  // type parser that throws) is the caller's, and must not open the breaker nor be retried on other hosts.
+  if (code === undefined) return connectionLost(error) ? 'failure' : 'ignore';
   if (signalsTopologyChange(error)) return 'failure';
   // Classes 53 (insufficient resources), 58 (system error), XX (internal error) are the server's trouble.
   return code.startsWith('53') || code.startsWith('58') || code.startsWith('XX') ? 'failure' : 'ignore';

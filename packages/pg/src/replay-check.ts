@@ -47,6 +47,17 @@ function isServerError(error: Error): boolean {
 }
 
 /**
+ * A server error that a replica behind its primary can explain: an object it has not replayed yet (class 42:
+ * undefined table, column, function …) or a conflict with replay (40001). Host and topology errors (57P01, 53xxx,
+ * XX000 …) are never explained away: they go to the cluster's failure handling.
+ */
+function explainedByLag(error: Error): boolean {
+  if (!isServerError(error)) return false;
+  const code = (error as unknown as { code: string }).code;
+  return code.startsWith('42') || code === '40001';
+}
+
+/**
  * A read with the replica check written before it on the same connection, in ONE round trip: pg's submittable
  * protocol (the one pg-cursor uses) lets a query object write its own messages. Extended protocol: the check's
  * Parse/Bind/Describe/Execute, then the read's messages and their single Sync; simple protocol (no parameters):
@@ -77,7 +88,7 @@ export class ReplayCheckedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>
 
   protected answered(error: Error | null, result: pg.QueryResult): void {
     if (error === null) this.resolve(result as pg.QueryResult<R>);
-    else if (this.check !== undefined && !this.check.caughtUp && isServerError(error)) {
+    else if (this.check !== undefined && !this.check.caughtUp && explainedByLag(error)) {
       // The read failed on a replica that had not caught up (a table it has not replayed yet, say): the error is
       // as stale as a result would be. Kept for diagnostics; the caller reads elsewhere.
       this.staleError = error;

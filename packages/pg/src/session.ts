@@ -165,16 +165,26 @@ export class Session {
     // The replica furthest along is the likeliest to have caught up.
     let host = replicas[0] as Host;
     for (const h of replicas) if ((h.health?.lsn ?? -1n) > (host.health?.lsn ?? -1n)) host = h;
+    const start = cluster.options.clock.now();
     try {
       const result = await this.#readWhenReplayed<R>(host, need, text, values, options);
       if (result !== undefined) return result;
     } catch (error) {
-      if (cluster.replicaReadFailed(host, error) === 'write') return cluster.write<R>(text, values, options);
+      const left = this.#left(options, start);
+      if (cluster.replicaReadFailed(host, error) === 'write') return cluster.write<R>(text, values, left);
       cluster.fallback('session', 'replica-failed');
-      return cluster.read<R>(text, values, { ...options, consistency: 'strong' });
+      return cluster.read<R>(text, values, { ...left, consistency: 'strong' });
     }
+    // The primary gets what is left of the call's deadline after the wait, not a fresh one.
     cluster.fallback('session', 'replica-behind');
-    return cluster.read<R>(text, values, { ...options, consistency: 'strong' });
+    return cluster.read<R>(text, values, { ...this.#left(options, start), consistency: 'strong' });
+  }
+
+  /** `options` with what is left of the call's deadline after waiting since `start`. */
+  #left(options: ReadOptions, start: number): ReadOptions {
+    const { clock, timeoutMs } = this.cluster.options;
+    const deadlineMs = Math.max(1, (options.deadlineMs ?? timeoutMs) - (clock.now() - start));
+    return { ...options, deadlineMs };
   }
 
   /** What a check taught about a replica: its replay position only grows (same timeline). */
@@ -233,7 +243,9 @@ export class Session {
     for (let attempt = 0, delay = 1; ; attempt++, delay = Math.min(delay * 2, 20)) {
       let check: ReplayCheck | undefined;
       let result: pg.QueryResult<R> | undefined;
-      if (pipelined) {
+      // Only the first try carries the read: later ones poll with the check alone, so a lagging replica does not
+      // run the caller's statement every round.
+      if (pipelined && attempt === 0) {
         const checked = new ReplayCheckedQuery<R>(text, values, need);
         result = await host.run<R>(checked, undefined, { ...options, idempotent: true });
         cluster.replicaReadOk(host);
@@ -261,7 +273,7 @@ export class Session {
       const waited = clock.now() - start;
       if (check?.caughtUp === true) {
         if (attempt > 0) cluster.sessionWaited(host, waited, true);
-        if (result === undefined) return this.#readOn<R>([host], text, values, options);
+        if (result === undefined) return this.#readOn<R>([host], text, values, this.#left(options, start));
         this.#onReplica(host, check.lsn);
         return result;
       }

@@ -53,6 +53,13 @@ describe('credentials', () => {
       [() => createRedis({ url: `http://:${PASSWORD}@127.0.0.1:1` }), /option url/],
       [() => createRedis({ url: server.url, timeoutMs: -1 }), /option timeoutMs.*received -1/],
       [() => createRedis({ url: server.url, replicas: [`tcp://:${PASSWORD}@h:1`] }), /option replicas\[0\]/],
+      // Found by review: short URL strings under a misspelled or wrong option were printed whole.
+      [() => createRedis({ uri: `redis://:${PASSWORD}@10.0.0.5:6379` } as never), /option uri/],
+      [
+        () => createRedis({ url: server.url, replicas: `redis://:${PASSWORD}@h:1` as never }),
+        /option replicas/,
+      ],
+      [() => createRedis({ options: `redis://:${PASSWORD}@h:1` as never }), /option options/],
       [
         () => createRedis({ options: { password: PASSWORD, enableOfflineQueue: true } }),
         /enableOfflineQueue/,

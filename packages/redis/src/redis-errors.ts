@@ -6,6 +6,7 @@ import {
   type ErrorVerdict,
   isBallastError,
 } from '@ballast/core';
+import { redactUrl } from './mask.js';
 
 /**
  * What an error from ioredis says about Redis. Redis answers an error reply with a leading word (`WRONGTYPE …`,
@@ -158,7 +159,11 @@ export function invalidArgument(
 
 /** A value for a message: short strings quoted, numbers and booleans as they are, anything else by its kind. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string' && value.length <= 40) return JSON.stringify(value);
+  if (typeof value !== 'string') return kindOf(value);
+  // A URL may carry a password (`redis://:secret@host`): shown without it. Other strings with `@` or `:` could
+  // be credentials too: only their kind.
+  if (value.includes('://')) return JSON.stringify(redactUrl(value));
+  if (value.length <= 40 && !/[@:]/.test(value)) return JSON.stringify(value);
   return kindOf(value);
 }
 
