@@ -229,3 +229,32 @@ describe('cached: what Redis holds', () => {
     expect(await cache.cached('k', () => 2, { ttlMs: 1_000 })).toBe(2);
   });
 });
+
+describe('cached: a loader that never settles and ignores its signal', () => {
+  test('holds its key only so long: a caller without a deadline gets a fresh Redis value, or an error — never a hang', async () => {
+    const { clock, store, cache } = setup();
+    const never = () => new Promise<string>(() => {});
+    // The first caller's loader overruns its 1 s deadline and keeps the key (one loader call at a time).
+    const first = outcome(cache.cached('k', never, { ttlMs: 60_000, deadlineMs: 1_000 }));
+    await clock.advanceAsync(1_010);
+    expect('error' in (await first)).toBe(true);
+    // A caller with no deadline, while nothing is in Redis: an error after the stuck-loader wait, not forever.
+    const second = outcome(cache.cached('k', () => 'never called', { ttlMs: 60_000 }));
+    await clock.advanceAsync(30_010);
+    const r2 = await second;
+    expect('error' in r2 && isBallastError(r2.error, 'BALLAST_DEADLINE_EXCEEDED')).toBe(true);
+    // Another process stores a fresh value: the next waiting caller answers it after the wait, no second loader.
+    store.data.set('k', {
+      value: encodeEnvelope(
+        { freshUntil: T0 + 1e9, swrUntil: T0 + 1e9, errorUntil: T0 + 1e9 },
+        '"from redis"',
+      ),
+      expiresAt: Number.POSITIVE_INFINITY,
+    });
+    let loads = 0;
+    const third = outcome(cache.cached('k', () => `loaded ${++loads}`, { ttlMs: 60_000 }));
+    await clock.advanceAsync(30_010);
+    expect(await third).toEqual({ value: 'from redis' });
+    expect(loads).toBe(0);
+  });
+});

@@ -1,4 +1,5 @@
 import {
+  BallastError,
   type Clock,
   createPolicy,
   isBallastError,
@@ -26,6 +27,12 @@ import type { CommandOptions } from './store.js';
 export type { Loader, LoaderContext } from './cached-flight.js';
 
 /** A cache-aside over Redis with a near cache, single-flight, stale-while-revalidate and stale-if-error. */
+/**
+ * How long a caller waits for a key held by a loader that has already failed its deadline (and ignores its
+ * signal) before it answers from Redis or a stale value instead: the default loader policy's timeout.
+ */
+const STUCK_LOADER_WAIT_MS = 30_000;
+
 export interface CacheAside {
   readonly name: string;
   /** The policy loader calls run under (its limiter bounds the loader calls in flight). */
@@ -167,12 +174,26 @@ class CacheAsideEngine implements CacheAside {
   /** A caller without a fresh value in memory: joins the key's flight (or starts it) and waits within its deadline. */
   async #miss(key: string, loader: Loader<unknown>, o: ResolvedCachedOptions, held: CacheEntry | undefined) {
     const deadlineAt = o.deadlineMs === Infinity ? Infinity : this.#clock.now() + o.deadlineMs;
+    let stuck: BallastError | undefined;
     for (;;) {
       let flight = this.#flights.get(key);
       try {
         if (flight?.ending(this.#now())) {
-          // Invalidated, failed, or answered with what has since aged out: wait for the key to be free.
-          await this.#wait(flight.done, deadlineAt, o.signal);
+          // Invalidated, failed, or answered with what has since aged out: wait for the key to be free — but not
+          // forever: a loader that ignores its signal and never settles would hold the key (and every caller
+          // without a deadline) for good. Past STUCK_LOADER_WAIT_MS the caller answers from Redis if it can.
+          const until = Math.min(deadlineAt, this.#clock.now() + STUCK_LOADER_WAIT_MS);
+          try {
+            await this.#wait(flight.done, until, o.signal);
+          } catch (error) {
+            if (until >= deadlineAt || !isDeadline(error) || this.#flights.get(key) !== flight) throw error;
+            const answer = await this.#pastStuckLoader(key, o, deadlineAt, held);
+            if (answer instanceof BallastError) {
+              stuck = answer; // thrown after the loop: not an error of this caller's flight to retry
+              break;
+            }
+            return this.#give(key, answer);
+          }
           continue;
         }
         flight ??= this.#flights.start(key, loader, o, held, deadlineAt, false);
@@ -200,6 +221,32 @@ class CacheAsideEngine implements CacheAside {
         throw error;
       }
     }
+    this.#observer.counts.errors++;
+    throw stuck;
+  }
+
+  /**
+   * The key is still held by a loader that overran its deadline and ignores its signal: a fresh value in Redis
+   * (another process loaded it) is answered; else a held value within its stale-if-error window; else
+   * `BALLAST_DEADLINE_EXCEEDED` for the caller. The loader is not called again: one call at a time per key holds.
+   */
+  async #pastStuckLoader(
+    key: string,
+    o: ResolvedCachedOptions,
+    deadlineAt: number,
+    held: CacheEntry | undefined,
+  ): Promise<Answer | BallastError> {
+    const found = await this.#store.read(key, deadlineAt, o.priority);
+    if (typeof found === 'object' && found !== null && this.#now() < found.freshUntil)
+      return { entry: found, source: 'redis' };
+    const fallback = newest(held, typeof found === 'object' && found !== null ? found : undefined);
+    if (fallback !== undefined && this.#now() < fallback.errorUntil)
+      return { entry: fallback, source: 'fallback', cause: 'loader' };
+    return new BallastError(
+      'BALLAST_DEADLINE_EXCEEDED',
+      `${this.name}: the loader of this key has run past its deadline for ${STUCK_LOADER_WAIT_MS} ms and still holds it`,
+      { retryable: true, source: this.name },
+    );
   }
 
   #give(key: string, answer: Answer): unknown {
