@@ -1,4 +1,4 @@
-import { formatLsn, normaliseInsertLsn, parseLsn } from './lsn.js';
+import { normaliseInsertLsn, parseLsn } from './lsn.js';
 import type { HostHealth } from './types.js';
 
 /** The one method of `pg.Client` (or a PooledConnection wrapper) that the checks here need. */
@@ -86,49 +86,4 @@ export function toHostHealth(
     // The standby's own view: 0 when it replayed all it received, else the age of its last replayed commit.
     replayLagMs: row.lag_ms == null ? Number.POSITIVE_INFINITY : Math.max(0, row.lag_ms),
   };
-}
-
-/**
- * The piggyback probe: sent on a replica's connection right before a session read whose token the replica is
- * not yet known to satisfy. Parameters: `$1` the token's LSN as `pg_lsn` text ({@link formatLsn}), `$2` the
- * token's timeline. One row:
- * - `caught_up`: the host is still a standby, its replay position is at or past `$1`, and its walreceiver is
- *   on timeline `$2` (when the walreceiver is not running, the timeline is not checked here: probe only
- *   replicas whose last health check reported the token's timeline);
- * - `lsn`: its replay position (NULL if it has replayed nothing), to advance the session for monotonic reads
- *   and to update the replica's known position.
- *
- * How the cluster uses it: pg's Client does not pipeline, and one statement that both checks and reads cannot
- * be built for arbitrary user SQL. So the probe is a separate tiny statement on the same connection,
- * immediately before the read (2 round trips instead of 1, ~100 µs more on loopback), and it is sent ONLY
- * when the replica's last known replay LSN (from health polls and earlier probes) is below the token's. When
- * the known LSN already covers the token no probe is sent: replay positions only grow while the timeline
- * stays the same. When the probe says no, the cluster waits (bounded, a share of the deadline) and probes
- * again, or reads from the primary.
- */
-export const REPLICA_CAUGHT_UP_SQL = `SELECT pg_is_in_recovery()
-    AND COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)
-    AND COALESCE((SELECT received_tli FROM pg_stat_wal_receiver) = $2::int, true) AS caught_up,
-  pg_last_wal_replay_lsn()::text AS lsn`;
-
-/** The result of {@link REPLICA_CAUGHT_UP_SQL}. */
-export interface ReplicaCaughtUp {
-  caughtUp: boolean;
-  /** The replica's replay position (0 if it has replayed nothing). */
-  lsn: bigint;
-}
-
-/**
- * Runs {@link REPLICA_CAUGHT_UP_SQL} for a token position.
- * @throws whatever `client.query` throws, unchanged
- */
-export async function replicaCaughtUp(
-  client: HealthQueryable,
-  lsn: bigint,
-  timeline: number,
-): Promise<ReplicaCaughtUp> {
-  const result = await client.query(REPLICA_CAUGHT_UP_SQL, [formatLsn(lsn), timeline]);
-  const row = result.rows[0] as { caught_up: boolean; lsn: string | null } | undefined;
-  if (row === undefined) throw new Error('replica probe returned no row');
-  return { caughtUp: row.caught_up, lsn: row.lsn === null ? 0n : parseLsn(row.lsn) };
 }
