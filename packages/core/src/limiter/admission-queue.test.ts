@@ -291,13 +291,23 @@ describe('admission queue', () => {
     expect(log.filter((l) => l.includes(':'))).toEqual([]);
   });
 
-  it('a newcomer that would wait longer than the CoDel interval is shed on arrival', async () => {
-    const { limiter, log, track } = setup({ expectedServiceTime: { initialMs: 30 } });
-    for (let i = 0; i < 4; i++) track(`w${i}`, 'interactive', 10_000);
-    track('late', 'interactive', 10_000); // 4 × 30 ms = 120 ms > 100 ms
+  it('a newcomer that would wait longer than the CoDel interval is shed on arrival while calls outpace service', async () => {
+    const { clock, limiter, log, track } = setup({ expectedServiceTime: { initialMs: 15 } });
+    for (let i = 0; i < 8; i++) track(`w${i}`, 'interactive', 10_000);
+    clock.advance(101); // a whole interval in which calls kept arriving and none was served: overload
+    track('late', 'interactive', 10_000); // 8 × 15 ms = 120 ms > 100 ms
     await flushMicrotasks();
     expect(log).toEqual(['late:limit']);
-    expect(limiter.queued).toBe(4);
+    expect(limiter.queued).toBe(8);
+  });
+
+  it('a long expected wait without overload (a cold start: the first samples include connecting) is queued, not shed', async () => {
+    const { limiter, log, track } = setup({ expectedServiceTime: { initialMs: 30 } });
+    for (let i = 0; i < 4; i++) track(`w${i}`, 'interactive', 10_000);
+    track('late', 'interactive', 10_000); // 120 ms expected, but nothing says calls arrive faster than served
+    await flushMicrotasks();
+    expect(log).toEqual([]);
+    expect(limiter.queued).toBe(5);
   });
 
   it('once the queue is standing, adaptive LIFO serves FIFO again: admission keeps every waiter within the target', async () => {

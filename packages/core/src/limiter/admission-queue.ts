@@ -20,10 +20,13 @@ export type ShedFn = (priority: number, reason: ShedReason) => Error;
  *
  * A call that will be refused hears it on arrival, not after waiting: a newcomer is expected to wait
  * `ahead × expectedServiceTime / limit` (`ahead`: queued waiters of its priority or higher, in FIFO order).
- * It is shed `'deadline'` when that wait plus one service time exceeds its remaining deadline. With CoDel on,
- * it is also shed `'limit'` when that wait exceeds the interval (Facebook's CoDel would time it out there) or,
- * while a standing queue exists, when it would be served past the target: the queue then holds only what keeps
- * the dependency busy. CoDel head drops and deadline expiries of queued waiters remain as a backstop.
+ * It is shed `'deadline'` when that wait plus one service time exceeds its remaining deadline. With CoDel on and
+ * calls arriving faster than they are served, it is also shed `'limit'` when that wait exceeds the interval
+ * (Facebook's CoDel would time it out there) or, while a standing queue exists, when it would be served past the
+ * target: the queue then holds only what keeps the dependency busy. Without that overload a long expected wait
+ * is not shed: the estimate is inflated at a cold start (the first calls wait for connections to open, 300 ms
+ * for 32 of them here), and a closed loop of callers over the limit always queues without overloading anything.
+ * CoDel head drops and deadline expiries of queued waiters remain as a backstop.
  *
  * Adaptive LIFO serves the newest first while a queue builds up (head past the target) and is not yet
  * standing. Once it is standing, admission keeps every waiter's expected wait within the target, so FIFO
@@ -142,8 +145,8 @@ export class AdmissionQueue {
       this.#roll(now);
       if (
         codel &&
-        (waitMs > this.#intervalMs ||
-          (waitMs + slotMs > this.#targetMs && this.#overloaded && this.standing(p, now)))
+        this.#overloaded &&
+        (waitMs > this.#intervalMs || (waitMs + slotMs > this.#targetMs && this.standing(p, now)))
       )
         return 'limit';
     }

@@ -188,3 +188,73 @@ describe('gradient2Limit drift guard', () => {
     expect(() => gradient2Limit({ probeInterval: 1.5 })).toThrow(/gradient2\.probeInterval/);
   });
 });
+
+describe('gradient2Limit toleranceMs and windowMs', () => {
+  it('toleranceMs: sub-millisecond RTT growing with load keeps the limit growing; without it the limit shrinks', () => {
+    // A loopback server sharing the client's CPU: 0.3 ms alone, RTT rising with the calls in flight.
+    // No probe within these 600 samples: the reference is the warm-up's no-load RTT, 0.3 ms.
+    const run = (toleranceMs: number) => {
+      const algo = gradient2Limit({ initialLimit: 20, maxLimit: 32, toleranceMs });
+      feed(algo, 10, 0.3);
+      for (let i = 0; i < 600; i++) algo.onSample(0.05 * Math.ceil(algo.limit), Math.ceil(algo.limit), false);
+      return algo.limit;
+    };
+    expect(run(2)).toBe(32);
+    // (1.5 × 0.3 ms) / (0.05 ms × L) = 9 / L: the limit settles where 9 + queueSize = L.
+    expect(run(0)).toBeLessThan(15);
+  });
+
+  it('toleranceMs does not hide a brownout: RTT tens of ms above the reference still shrinks the limit', () => {
+    const algo = gradient2Limit({ initialLimit: 32, maxLimit: 32, toleranceMs: 2 });
+    feed(algo, 20, 0.5);
+    feed(algo, 30, 50);
+    expect(algo.limit).toBeLessThan(10);
+  });
+
+  it('windowMs: a burst of late samples (an event-loop stall) inside one window barely moves the limit', () => {
+    const clock = new ManualClock();
+    // No drift-guard probe here: it halves the limit on purpose.
+    const make = (windowMs: number) =>
+      gradient2Limit({ initialLimit: 32, maxLimit: 32, windowMs, probeInterval: Infinity, clock });
+    const windowed = make(100);
+    const perSample = make(0);
+    const lowest = [32, 32];
+    for (const algo of [windowed, perSample]) feed(algo, 10, 1);
+    // 100 ms of 1 ms calls, 32 in flight, in which one stall made 32 calls come back 10 ms late.
+    for (let ms = 0; ms <= 100; ms++) {
+      [windowed, perSample].forEach((algo, k) => {
+        for (let i = 0; i < 32; i++) {
+          algo.onSample(ms === 50 ? 11 : 1, 32, false);
+          lowest[k] = Math.min(lowest[k] as number, algo.limit);
+        }
+      });
+      clock.advance(1);
+    }
+    expect(lowest[0]).toBe(32);
+    expect(lowest[1]).toBeLessThan(16);
+  });
+
+  it('windowMs: the limit moves once per window, on the mean RTT at the window peak concurrency', () => {
+    const clock = new ManualClock();
+    const algo = gradient2Limit({
+      initialLimit: 40,
+      maxLimit: 100,
+      windowMs: 100,
+      clock,
+    });
+    feed(algo, 10, 10);
+    const before = algo.limit;
+    feed(algo, 500, 40); // 4x the RTT, but the window is still open
+    expect(algo.limit).toBe(before);
+    clock.advance(100);
+    algo.onSample(40, 40, false);
+    expect(algo.limit).toBeLessThan(before);
+    expect(algo.limit).toBeGreaterThanOrEqual(before * 0.9); // one smoothed step, not 500
+  });
+
+  it('rejects an invalid toleranceMs, windowMs or windowSize', () => {
+    expect(() => gradient2Limit({ toleranceMs: -1 })).toThrow(/gradient2\.toleranceMs/);
+    expect(() => gradient2Limit({ windowMs: Number.NaN })).toThrow(/gradient2\.windowMs/);
+    expect(() => gradient2Limit({ windowSize: 0 })).toThrow(/gradient2\.windowSize/);
+  });
+});
