@@ -31,13 +31,21 @@ export interface OverheadSettings {
   warmupMs: number;
   inFlight: number;
   seed: number;
+  /**
+   * The variants whose per-round mean is the baseline (default: the first variant). Two instances of the same
+   * baseline halve its noise and cancel any advantage of being the first one created; the ratio between them is
+   * the resolution of the measurement ({@link OverheadResult.between}).
+   */
+  baselines?: readonly string[] | undefined;
 }
 
 /** What {@link measureOverhead} found. */
 export interface OverheadResult {
   samples: Record<string, OverheadSample[]>;
-  /** Median of `id`'s per-round ratio to `baseline` in the same round. */
+  /** Median of `id`'s per-round ratio to the baseline in the same round. */
   paired(id: string, key: 'opsPerSec' | 'cpuUsPerOp'): number;
+  /** Median of `id`'s per-round ratio to `other`'s in the same round. */
+  between(id: string, other: string, key: 'opsPerSec' | 'cpuUsPerOp'): number;
   /**
    * One table row per variant: ops/s and CPU µs per op (under the given metric names, e.g. `queriesPerSec`,
    * `cpuUsPerQuery`), their paired ratios to the baseline, CPU IQR, errors.
@@ -63,7 +71,7 @@ export async function measureOverhead(
   settings: OverheadSettings,
 ): Promise<OverheadResult> {
   const random = prng(settings.seed);
-  const baseline = (variants[0] as OverheadVariant).id;
+  const baselines = settings.baselines ?? [(variants[0] as OverheadVariant).id];
   for (const v of variants) {
     ctx.progress(`warming up ${v.label}`);
     await sample(v, settings.warmupMs, settings.inFlight);
@@ -75,10 +83,14 @@ export async function measureOverhead(
     for (const v of shuffle([...variants], random))
       samples[v.id]?.push(await sample(v, settings.roundMs, settings.inFlight));
   }
+  const at = (id: string, i: number, key: 'opsPerSec' | 'cpuUsPerOp'): number =>
+    samples[id]?.[i]?.[key] ?? Number.NaN;
+  const baselineAt = (i: number, key: 'opsPerSec' | 'cpuUsPerOp'): number =>
+    baselines.reduce((sum, b) => sum + at(b, i, key), 0) / baselines.length;
   const paired = (id: string, key: 'opsPerSec' | 'cpuUsPerOp'): number =>
-    median(
-      (samples[id] ?? []).map((s, i) => s[key] / ((samples[baseline]?.[i]?.[key] as number) || Number.NaN)),
-    );
+    median((samples[id] ?? []).map((s, i) => s[key] / (baselineAt(i, key) || Number.NaN)));
+  const between = (id: string, other: string, key: 'opsPerSec' | 'cpuUsPerOp'): number =>
+    median((samples[id] ?? []).map((s, i) => s[key] / (at(other, i, key) || Number.NaN)));
   const rows = (perSecKey: string, cpuKey: string): ResultRow[] =>
     variants.map((v) => {
       const s = samples[v.id] ?? [];
@@ -95,5 +107,5 @@ export async function measureOverhead(
         },
       };
     });
-  return { samples, paired, rows };
+  return { samples, paired, between, rows };
 }

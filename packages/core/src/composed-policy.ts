@@ -128,7 +128,7 @@ export class ComposedPolicy implements Policy {
     );
     // Registered before the work starts, so a call that ends synchronously unregisters what it registered.
     op.arm(this.#wheel);
-    return op.race(this.#run(work, op, priority, idempotent, now));
+    return this.#run(work, op, priority, idempotent, now);
   }
 
   #run<T>(
@@ -145,7 +145,7 @@ export class ComposedPolicy implements Policy {
     const limiter = this.limiter;
     if (limiter === undefined) return this.#start(work, op, priority, idempotent, start, undefined);
     const permit = limiter.tryAcquire(priority);
-    if (permit === undefined) return this.#queue(work, op, priority, idempotent, limiter);
+    if (permit === undefined) return raced(op, this.#queue(work, op, priority, idempotent, limiter));
     return this.#start(work, op, priority, idempotent, start, permit);
   }
 
@@ -169,12 +169,14 @@ export class ComposedPolicy implements Policy {
       op.settle();
       throw op.ended;
     }
-    return this.#start(work, op, priority, idempotent, this.clock.now(), permit);
+    // Raced already (the caller raced this whole queued path).
+    return this.#start(work, op, priority, idempotent, this.clock.now(), permit, false);
   }
 
   /**
    * The first attempt, written flat and without an async frame (a `.then` pair costs less than one here): no
-   * allocation but the limiter's permit and the two continuations.
+   * allocation but the limiter's permit and the two continuations. With an operation (a deadline or a caller's
+   * signal) and `race`, the promise it returns is the race itself: the deadline rejects it at once.
    */
   #start<T>(
     work: Work<T>,
@@ -183,9 +185,11 @@ export class ComposedPolicy implements Policy {
     idempotent: boolean,
     start: number,
     permit: LimiterPermit | undefined,
+    race = true,
   ): Promise<T> {
+    const racing = race ? op : undefined;
     if (this.#wrapped || (this.hedge !== undefined && idempotent)) {
-      return this.#slow(work, op, priority, idempotent, start, permit, undefined);
+      return raced(racing, this.#slow(work, op, priority, idempotent, start, permit, undefined));
     }
     const breaker = this.breaker;
     let breakerPermit = -1;
@@ -195,7 +199,10 @@ export class ComposedPolicy implements Policy {
       this.#deposit(start);
       result = work(op ?? FIRST_ATTEMPT);
     } catch (error) {
-      return this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit });
+      return raced(
+        racing,
+        this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }),
+      );
     }
     if (!(result instanceof Promise)) {
       if (!isThenable(result)) {
@@ -204,13 +211,32 @@ export class ComposedPolicy implements Policy {
       }
       result = Promise.resolve(result);
     }
-    return result.then(
-      (value) => {
-        this.#succeeded(op, start, permit, breakerPermit);
-        return value;
-      },
-      (error: unknown) => this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }),
-    );
+    const pending = result;
+    if (racing === undefined) {
+      return pending.then(
+        (value) => {
+          this.#succeeded(op, start, permit, breakerPermit);
+          return value;
+        },
+        (error: unknown) =>
+          this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }),
+      );
+    }
+    // One promise for the attempt and the race (op.race around the `.then` above took two more).
+    return racing.raceWith<T>((resolve, reject) => {
+      pending.then(
+        (value) => {
+          this.#succeeded(op, start, permit, breakerPermit);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }).then(
+            resolve,
+            reject,
+          );
+        },
+      );
+    });
   }
 
   #deposit(now: number): void {
@@ -373,6 +399,11 @@ export class ComposedPolicy implements Policy {
       retryBudget: this.#budget?.stats(now),
     };
   }
+}
+
+/** `work` raced against the operation's deadline and the caller's signal (as is without an operation). */
+function raced<T>(op: Operation | undefined, work: Promise<T>): Promise<T> {
+  return op === undefined ? work : op.race(work);
 }
 
 function isThenable<T>(value: unknown): value is PromiseLike<T> {

@@ -158,9 +158,17 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
    * `work` goes on until it notices the aborted signal (its permits are released only then).
    */
   race<T>(work: Promise<T>): Promise<T> {
+    // The promise's own functions, no wrappers: a later call to either is a no-op.
+    return this.raceWith<T>((resolve, reject) => work.then(resolve, reject));
+  }
+
+  /**
+   * {@link Operation.race} for work that settles through `start`'s functions: one promise instead of two.
+   * `start` runs synchronously and must call `resolve` or `reject` once the work is done.
+   */
+  raceWith<T>(start: (resolve: (value: T) => void, reject: (error: unknown) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      // The promise's own functions, no wrappers: a later call to either is a no-op.
-      work.then(resolve, reject);
+      start(resolve, reject);
       if (this.settled) return;
       if (this.ended !== undefined) reject(this.ended);
       else this.#reject = reject;

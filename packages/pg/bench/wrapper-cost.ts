@@ -7,7 +7,7 @@
  */
 import { startPostgres } from '@ballast/testkit';
 import pg from 'pg';
-import { createCluster } from '../src/index.js';
+import { createCluster } from '../dist/index.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -67,8 +67,11 @@ try {
   // Connections open before the first round (the cold start is not what this measures).
   const db = createCluster({ primary: url, pool: { min: IN_FLIGHT, max: IN_FLIGHT } });
   await new Promise((resolve) => setTimeout(resolve, 1000));
+  const control = new pg.Pool({ connectionString: url, max: IN_FLIGHT });
+  control.on('error', () => {});
   const variants: [string, () => Promise<unknown>][] = [
     ['raw pg.Pool', () => pool.query('SELECT 1')],
+    ['raw pg.Pool again', () => control.query('SELECT 1')],
     ['ballast', () => db.query('SELECT 1')],
     ['ballast deadlineMs', () => db.query('SELECT 1', [], { deadlineMs: 1000 })],
   ];
@@ -79,6 +82,25 @@ try {
         trace.push(h?.policy.limiter.limit ?? -1);
       }, 100)
     : undefined;
+  if (process.argv.includes('--promises')) {
+    // Promises created per call: deterministic, unlike CPU time on a shared machine.
+    const { createHook } = await import('node:async_hooks');
+    for (const [name, call] of variants) {
+      await closedLoop(db, call);
+      let promises = 0;
+      const hook = createHook({
+        init(_id, type) {
+          if (type === 'PROMISE') promises++;
+        },
+      }).enable();
+      const n = 10_000;
+      for (let i = 0; i < n; i++) await call();
+      hook.disable();
+      // The loop's own `await` of each call's promise adds none; the count is the call's.
+      console.log(`${name.padEnd(20)} ${(promises / n).toFixed(2)} promises/call`);
+    }
+    variants.length = 0;
+  }
   const only = process.argv.indexOf('--only');
   if (only >= 0) {
     // One variant alone, for a CPU profile (node --cpu-prof): warm up, then the measured calls.
@@ -92,16 +114,23 @@ try {
   for (const [, call] of variants) await closedLoop(db, call); // warm up: connections, JIT
   const results = new Map<string, number[]>();
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, call] of variants) {
+    // Rotated each round, so no variant always runs right after another one's garbage.
+    const order = variants.map((_, i) => variants[(i + r) % variants.length] as (typeof variants)[number]);
+    for (const [name, call] of order) {
       const ns = await closedLoop(db, call);
       results.set(name, [...(results.get(name) ?? []), ns]);
     }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-  const raw = med(results.get('raw pg.Pool') ?? []);
+  const rawRounds = results.get('raw pg.Pool') ?? [];
+  const raw = med(rawRounds);
   for (const [name, xs] of results) {
     const m = med(xs);
-    console.log(`${name.padEnd(20)} ${m.toFixed(0).padStart(6)} ns/call  +${(m - raw).toFixed(0)} ns`);
+    const paired = med(xs.map((x, i) => x / (rawRounds[i] as number)));
+    console.log(
+      `${name.padEnd(20)} ${m.toFixed(0).padStart(6)} ns/call  +${(m - raw).toFixed(0)} ns  paired ${paired.toFixed(3)}x  ` +
+        `rounds ${xs.map((x, i) => (x / (rawRounds[i] as number)).toFixed(2)).join(' ')}`,
+    );
   }
   if (tracer !== undefined) {
     clearInterval(tracer);
@@ -111,6 +140,7 @@ try {
     .hosts[0];
   console.log('limit', host?.policy.limiter.limit, 'pool', JSON.stringify(host?.pool));
   await pool.end();
+  await control.end();
   await db.close();
 } finally {
   await server.stop();

@@ -124,31 +124,47 @@ export class Cluster {
     return this.#onPrimary(text, values, options ?? {});
   }
 
-  /** @internal The write path shared by query/write/session writes. */
-  async #onPrimary<R extends pg.QueryResultRow>(
+  /** @internal The write path shared by query/write/session writes: one promise besides the host's. */
+  #onPrimary<R extends pg.QueryResultRow>(
     text: Statement<R>,
     values: readonly unknown[] | undefined,
     options: RunOptions,
   ): Promise<pg.QueryResult<R>> {
-    const deadlineMs = options.deadlineMs ?? this.#o.timeoutMs;
+    const primary = this.#primary;
+    if (primary === undefined)
+      return Promise.reject(primaryUnavailable('none is known (failover in progress?)'));
     const start = this.#o.clock.now();
-    for (let attempt = 1; ; attempt++) {
-      const primary = this.#primary;
-      if (primary === undefined) throw primaryUnavailable('none is known (failover in progress?)');
-      // A retry runs inside the call's one deadline, not a fresh one.
-      const left = deadlineMs - (this.#o.clock.now() - start);
-      // A pipelined statement runs once: a retry sends a fresh copy.
-      if (attempt > 1 && text instanceof CapturedWrite) text = text.renew();
-      try {
-        return await primary.run<R>(text, values, attempt === 1 ? options : { ...options, deadlineMs: left });
-      } catch (error) {
-        const mapped = this.#afterPrimaryError(primary, error);
-        // A write is retried only when it provably never ran (or the caller said it is idempotent).
-        const again =
-          attempt < 2 && (notExecuted(error) || (options.idempotent === true && retryableRead(error)));
-        const remaining = deadlineMs - (this.#o.clock.now() - start);
-        if (!again || this.#primary === undefined || remaining <= 1) throw mapped;
-      }
+    return primary
+      .run<R>(text, values, options)
+      .then(undefined, (error: unknown) =>
+        this.#retryOnPrimary<R>(primary, text, values, options, start, error),
+      );
+  }
+
+  /**
+   * After a failed statement on the primary: one more try, within the call's one deadline (not a fresh one), on
+   * whichever host is the primary now — only when the statement provably never ran (or the caller said it is
+   * idempotent).
+   */
+  async #retryOnPrimary<R extends pg.QueryResultRow>(
+    primary: Host,
+    text: Statement<R>,
+    values: readonly unknown[] | undefined,
+    options: RunOptions,
+    start: number,
+    error: unknown,
+  ): Promise<pg.QueryResult<R>> {
+    const mapped = this.#afterPrimaryError(primary, error);
+    const again = notExecuted(error) || (options.idempotent === true && retryableRead(error));
+    const left = (options.deadlineMs ?? this.#o.timeoutMs) - (this.#o.clock.now() - start);
+    const next = this.#primary;
+    if (!again || next === undefined || left <= 1) throw mapped;
+    // A pipelined statement runs once: a retry sends a fresh copy.
+    const retried = text instanceof CapturedWrite ? text.renew() : text;
+    try {
+      return await next.run<R>(retried, values, { ...options, deadlineMs: left });
+    } catch (retryError) {
+      throw this.#afterPrimaryError(next, retryError);
     }
   }
 

@@ -5,7 +5,7 @@ import { CapturedWrite } from './captured-write.js';
 import { abortReason, deadlineExceeded } from './host-pool-errors.js';
 import type { ResolvedHostPoolOptions } from './host-pool-options.js';
 import type { Cover, Waiter } from './host-pool-waiters.js';
-import type { HostName, PooledConnection, SignalLike, Statement } from './types.js';
+import type { HostName, PooledConnection, SignalLike, Statement, SubmitCallback } from './types.js';
 
 /** What a connection needs from its pool. Internal. */
 export interface ConnContext {
@@ -24,6 +24,20 @@ interface ClientInternals {
   secretKey: number | null;
   getTransactionStatus?: () => string | null;
   connection?: { stream?: { destroy(error?: Error): void } };
+}
+
+/** pg's callback form of `Client#query`. */
+interface ClientCallbackQuery {
+  query(
+    text: string | pg.QueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: (error: Error | null, result: pg.QueryResult) => void,
+  ): void;
+}
+
+/** A statement pg runs as it is (not a submittable of ours, whose result arrives its own way). */
+function isPlainStatement(text: unknown): text is string | pg.QueryConfig {
+  return typeof text === 'string' || typeof (text as { submit?: unknown }).submit !== 'function';
 }
 
 const INF = Number.POSITIVE_INFINITY;
@@ -96,6 +110,48 @@ export class Conn implements Cover {
     return this.ctx.opts.name;
   }
 
+  /**
+   * {@link Conn.query} without a promise of its own, for a lease that runs one statement: when nothing else is
+   * queued here and the session's `statement_timeout` needs no SET, the statement goes straight to pg's callback
+   * API (no promise; the promise path had five); otherwise it takes the promise path.
+   */
+  submit<R extends pg.QueryResultRow>(
+    text: Statement<R>,
+    values: readonly unknown[] | undefined,
+    deadlineAt: number,
+    signal: SignalLike | undefined,
+    done: SubmitCallback<pg.QueryResult<R>>,
+  ): void {
+    let next = -1;
+    try {
+      if (signal?.aborted) throw abortReason(signal, this.host);
+      if (this.#needsAdjust(deadlineAt)) next = this.#statementTimeoutChange(deadlineAt);
+    } catch (error) {
+      done(error, undefined);
+      return;
+    }
+    if (this.#pending !== 0 || next >= 0 || !isPlainStatement(text)) {
+      this.query<R>(text, values, deadlineAt, signal).then(
+        (result) => done(undefined, result),
+        (error: unknown) => done(error, undefined),
+      );
+      return;
+    }
+    this.#pending++;
+    this.#startRunning(signal, deadlineAt);
+    // Its own callback, answering once: pg calls a callback twice when a parameter fails to serialize (the error,
+    // then the empty result at the next ReadyForQuery), which a promise absorbs.
+    let answered = false;
+    (this.client as unknown as ClientCallbackQuery).query(text, values, (error, result) => {
+      if (answered) return;
+      answered = true;
+      this.#pending--;
+      this.#finishRunning();
+      if (error === null) done(undefined, result as pg.QueryResult<R>);
+      else done(error, undefined);
+    });
+  }
+
   /** Runs statements one at a time on this connection, in call order (pg would queue them anyway). */
   query<R extends pg.QueryResultRow>(
     text: Statement<R>,
@@ -126,59 +182,86 @@ export class Conn implements Cover {
       const client = this.client as unknown as {
         query(t: Statement<R>, v?: readonly unknown[]): PromiseLike<pg.QueryResult<R>>;
       };
-      const adjust =
-        this.ctx.opts.serverTimeouts &&
-        (deadlineAt !== INF ||
-          this.statementTimeoutMs !== this.ctx.opts.statementTimeoutMs ||
-          this.#statementTimeoutUncertain);
+      const next = this.#needsAdjust(deadlineAt) ? this.#statementTimeoutChange(deadlineAt) : -1;
       if (signal === undefined) {
-        if (adjust) await this.#adjustStatementTimeout(deadlineAt);
+        if (next >= 0) await this.#setStatementTimeout(next);
         return await client.query(text, values);
       }
       // Listen before the SET too: a host that stops answering during it must be cancelled (and its socket
       // destroyed after the grace) like during the statement, or the connection and its permit hang.
-      this.#signal = signal;
-      this.#deadlineAt = deadlineAt;
-      this.#cancelSent = false;
-      this.#running = true;
-      signal.addEventListener('abort', this);
+      this.#startRunning(signal, deadlineAt);
       try {
-        if (adjust) {
-          await this.#adjustStatementTimeout(deadlineAt);
+        if (next >= 0) {
+          await this.#setStatementTimeout(next);
           if (signal.aborted) throw abortReason(signal, this.host);
         }
         return await client.query(text, values);
       } finally {
-        this.#running = false;
-        signal.removeEventListener('abort', this);
-        this.#signal = undefined;
-        if (this.#killTimer !== undefined) {
-          this.ctx.opts.clock.clearTimeout(this.#killTimer);
-          this.#killTimer = undefined;
-        }
+        this.#finishRunning();
       }
     } finally {
       if (--this.#pending === 0) this.#tail = undefined;
     }
   }
 
-  async #adjustStatementTimeout(deadlineAt: number): Promise<void> {
-    const internals = this.client as unknown as ClientInternals;
-    const tx = internals.getTransactionStatus?.() ?? 'I';
+  /** A statement with a deadline, or a session whose `statement_timeout` is not the default, may need a SET. */
+  #needsAdjust(deadlineAt: number): boolean {
+    return (
+      this.ctx.opts.serverTimeouts &&
+      (deadlineAt !== INF ||
+        this.statementTimeoutMs !== this.ctx.opts.statementTimeoutMs ||
+        this.#statementTimeoutUncertain)
+    );
+  }
+
+  /**
+   * The `statement_timeout` to SET before a statement with this deadline, or -1 to keep the session's.
+   * @throws BallastError `BALLAST_DEADLINE_EXCEEDED` when the deadline has passed.
+   */
+  #statementTimeoutChange(deadlineAt: number): number {
+    const tx = this.#transactionStatus();
     // In a failed transaction every statement but ROLLBACK fails: leave the setting alone.
-    if (tx === 'E') return;
+    if (tx === 'E') return -1;
     const remaining = deadlineAt === INF ? INF : deadlineAt - this.ctx.opts.clock.now();
     if (remaining <= 0) throw deadlineExceeded(this.host);
     // A SET inside a transaction is undone by ROLLBACK: after one, the setting is unknown until set again.
     const dflt = this.ctx.opts.statementTimeoutMs;
-    const next =
-      this.#statementTimeoutUncertain && tx === 'I'
-        ? statementTimeoutFor(Number.NaN, remaining, dflt)
-        : statementTimeoutFor(this.statementTimeoutMs, remaining, dflt);
-    if (next < 0) return;
+    return this.#statementTimeoutUncertain && tx === 'I'
+      ? statementTimeoutFor(Number.NaN, remaining, dflt)
+      : statementTimeoutFor(this.statementTimeoutMs, remaining, dflt);
+  }
+
+  async #setStatementTimeout(next: number): Promise<void> {
+    const tx = this.#transactionStatus();
     await this.client.query(`SET statement_timeout = ${next}`);
     this.statementTimeoutMs = next;
     this.#statementTimeoutUncertain = tx !== 'I';
+  }
+
+  #transactionStatus(): string {
+    return (this.client as unknown as ClientInternals).getTransactionStatus?.() ?? 'I';
+  }
+
+  /** A statement is running: the signal's abort cancels it on the server. */
+  #startRunning(signal: SignalLike | undefined, deadlineAt: number): void {
+    this.#running = true;
+    if (signal === undefined) return;
+    this.#signal = signal;
+    this.#deadlineAt = deadlineAt;
+    this.#cancelSent = false;
+    signal.addEventListener('abort', this);
+  }
+
+  #finishRunning(): void {
+    this.#running = false;
+    const signal = this.#signal;
+    if (signal === undefined) return;
+    signal.removeEventListener('abort', this);
+    this.#signal = undefined;
+    if (this.#killTimer !== undefined) {
+      this.ctx.opts.clock.clearTimeout(this.#killTimer);
+      this.#killTimer = undefined;
+    }
   }
 
   /** The signal's abort listener (an object listener: no closure per statement). */
@@ -251,6 +334,19 @@ export class Lease implements PooledConnection {
     if (conn === undefined)
       return Promise.reject(new Error(`pg-pool ${this.host}: query on a released connection`));
     return conn.query<R>(text, values, deadlineAt, signal);
+  }
+
+  submit<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: Statement<R>,
+    values: readonly unknown[] | undefined,
+    deadlineAt: number,
+    signal: SignalLike | undefined,
+    done: SubmitCallback<pg.QueryResult<R>>,
+  ): void {
+    const conn = this.#conn;
+    if (conn === undefined)
+      done(new Error(`pg-pool ${this.host}: query on a released connection`), undefined);
+    else conn.submit<R>(text, values, deadlineAt, signal, done);
   }
 
   release(destroy?: boolean | Error): void {

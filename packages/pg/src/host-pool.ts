@@ -102,16 +102,21 @@ class HostPoolImpl implements HostPool, ConnContext {
     const now = this.opts.clock.now();
     if (deadlineAt <= now) return Promise.reject(this.#shed('deadline'));
     // Hot path: an idle connection and nobody queued ahead. No timer, no closure.
-    if (this.#waiters.size === 0 && this.#idle.length > 0) {
-      const conn = this.#takeIdle(now);
-      if (conn !== undefined) return Promise.resolve(this.#checkout(conn, now));
-    }
+    const lease = this.tryAcquire();
+    if (lease !== undefined) return Promise.resolve(lease);
     if (this.#waiters.size >= this.opts.maxWaiting) return Promise.reject(this.#shed('queue-full'));
     const w = new Waiter(deadlineAt, signal, this.#onWaiterAbort);
     this.#waiters.push(w);
     signal?.addEventListener('abort', w, { once: true });
     this.#dispatch();
     return w.promise;
+  }
+
+  tryAcquire(): PooledConnection | undefined {
+    if (this.#closed || this.#waiters.size !== 0 || this.#idle.length === 0) return undefined;
+    const now = this.opts.clock.now();
+    const conn = this.#takeIdle(now);
+    return conn === undefined ? undefined : this.#checkout(conn, now);
   }
 
   setTarget(size: number): void {

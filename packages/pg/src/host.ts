@@ -1,6 +1,8 @@
 import {
+  type AttemptContext,
   BallastError,
   createPolicy,
+  type EndSignal,
   gradient2Limit,
   type Limiter,
   type Policy,
@@ -12,7 +14,7 @@ import { maskUrl } from './mask.js';
 import type { ResolvedClusterOptions } from './options.js';
 import { breaksConnection, hostFailure } from './pg-errors.js';
 import { PeakEwma, replicaCost } from './routing.js';
-import type { HostHealth, HostName, HostPool, Statement } from './types.js';
+import type { HostHealth, HostName, HostPool, PooledConnection, Statement } from './types.js';
 
 /**
  * The RTT growth, in ms beyond Gradient2's ratio, a host's limit tolerates: with it, a healthy loopback server
@@ -141,37 +143,75 @@ export class Host {
     values: readonly unknown[] | undefined,
     options: RunOptions,
   ): Promise<pg.QueryResult<R>> {
-    this.outstanding++;
     const start = this.#clock.now();
-    return this.policy
-      .execute(async (ctx) => {
-        // endSignal, not signal: it ends at the same moment (deadline or caller abort) without an AbortController.
-        const ends =
-          ctx.deadlineAt === Number.POSITIVE_INFINITY && options.signal === undefined
-            ? undefined
-            : ctx.endSignal;
-        const conn = await this.pool.acquire(ctx.deadlineAt, ends);
-        try {
-          const result = await conn.query<R>(text, values, ctx.deadlineAt, ends);
+    const callerSignal = options.signal;
+    return this.policy.execute((ctx) => this.#attempt<R>(text, values, ctx, callerSignal, start), options);
+  }
+
+  /**
+   * The statement on a connection. With an idle connection at hand it runs on pg's callback API under one
+   * promise; otherwise it waits for a connection. `outstanding` counts statements holding or awaiting a
+   * connection of this host; the latency sample runs from the call (limiter queue included).
+   */
+  #attempt<R extends pg.QueryResultRow>(
+    text: Statement<R>,
+    values: readonly unknown[] | undefined,
+    ctx: AttemptContext,
+    callerSignal: AbortSignal | undefined,
+    start: number,
+  ): Promise<pg.QueryResult<R>> {
+    // endSignal, not signal: it ends at the same moment (deadline or caller abort) without an AbortController.
+    const ends =
+      ctx.deadlineAt === Number.POSITIVE_INFINITY && callerSignal === undefined ? undefined : ctx.endSignal;
+    this.outstanding++;
+    const conn = this.pool.tryAcquire();
+    if (conn === undefined) return this.#attemptQueued<R>(text, values, ctx, ends, start);
+    return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+      conn.submit<R>(text, values, ctx.deadlineAt, ends, (error, result) => {
+        if (error === undefined) {
           conn.release();
-          return result;
-        } catch (error) {
-          conn.release(breaksConnection(error) || ends?.aborted === true);
-          throw deadlineFromServer(error, ctx.remainingMs(), this.name);
-        }
-      }, options)
-      .then(
-        (result) => {
-          this.outstanding--;
-          const end = this.#clock.now();
-          this.latency.record(end - start, end);
-          return result;
-        },
-        (error: unknown) => {
-          this.outstanding--;
-          throw error;
-        },
-      );
+          this.#succeeded(start);
+          resolve(result as pg.QueryResult<R>);
+        } else reject(this.#failed(conn, error, ends, ctx));
+      });
+    });
+  }
+
+  async #attemptQueued<R extends pg.QueryResultRow>(
+    text: Statement<R>,
+    values: readonly unknown[] | undefined,
+    ctx: AttemptContext,
+    ends: EndSignal | undefined,
+    start: number,
+  ): Promise<pg.QueryResult<R>> {
+    let conn: PooledConnection;
+    try {
+      conn = await this.pool.acquire(ctx.deadlineAt, ends);
+    } catch (error) {
+      this.outstanding--;
+      throw error;
+    }
+    try {
+      const result = await conn.query<R>(text, values, ctx.deadlineAt, ends);
+      conn.release();
+      this.#succeeded(start);
+      return result;
+    } catch (error) {
+      throw this.#failed(conn, error, ends, ctx);
+    }
+  }
+
+  /** Releases (or destroys) the connection after a failed statement; returns the error the caller sees. */
+  #failed(conn: PooledConnection, error: unknown, ends: EndSignal | undefined, ctx: AttemptContext): unknown {
+    conn.release(breaksConnection(error) || ends?.aborted === true);
+    this.outstanding--;
+    return deadlineFromServer(error, ctx.remainingMs(), this.name);
+  }
+
+  #succeeded(start: number): void {
+    this.outstanding--;
+    const end = this.#clock.now();
+    this.latency.record(end - start, end);
   }
 
   /** Routing cost: peak-EWMA latency × (outstanding + 1). */

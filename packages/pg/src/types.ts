@@ -48,12 +48,27 @@ export interface PooledConnection {
     signal: SignalLike | undefined,
   ): Promise<pg.QueryResult<R>>;
   /**
+   * {@link PooledConnection.query} with a callback instead of a promise, for a lease that runs one statement:
+   * `done(undefined, result)` or `done(error, undefined)`, exactly once (synchronously when it fails before
+   * the statement is sent).
+   */
+  submit<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: Statement<R>,
+    values: readonly unknown[] | undefined,
+    deadlineAt: number,
+    signal: SignalLike | undefined,
+    done: SubmitCallback<pg.QueryResult<R>>,
+  ): void;
+  /**
    * Returns the connection to the pool. `destroy` (or an Error) closes it instead: after a cancel or timeout, a
    * connection error, or when the caller cannot vouch for its state (open transaction).
    * Calling it twice is a no-op.
    */
   release(destroy?: boolean | Error): void;
 }
+
+/** How {@link PooledConnection.submit} reports: an error, or the result. */
+export type SubmitCallback<T> = (error: unknown, result: T | undefined) => void;
 
 /** Counters and sizes of one host's pool. */
 export interface HostPoolStats {
@@ -98,6 +113,11 @@ export interface HostPool {
    *   deadline passes while waiting; BALLAST_ABORTED when `signal` aborts; the driver's connect error otherwise.
    */
   acquire(deadlineAt: number, signal: SignalLike | undefined): Promise<PooledConnection>;
+  /**
+   * An idle connection at once, when one is ready (no validation due) and nobody waits; else `undefined`, and
+   * the caller uses {@link HostPool.acquire}.
+   */
+  tryAcquire(): PooledConnection | undefined;
   /** The size the pool should grow toward (the host's concurrency limit); clamped to [min, max]. */
   setTarget(size: number): void;
   /** Closes idle connections now and busy ones on release (failover: this host's role changed). */
