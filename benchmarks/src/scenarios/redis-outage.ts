@@ -435,7 +435,6 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         bar: RAW_COMMAND_TIMEOUT_MS / GOALS.failingGetP99Ms,
         op: '>=',
         description: `p99 of raw ioredis' failing GETs (commandTimeout ${RAW_COMMAND_TIMEOUT_MS}) / Ballast's while its breaker is open: the ${GOALS.failingGetP99Ms} ms goal`,
-        pending: 'issue 5: GETs made in the first ~50 ms after the breaker opens wait in the limiter queue',
       },
       {
         name: 'raw-vs-ballast-failing-get-p99-floor',

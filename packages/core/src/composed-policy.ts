@@ -1,7 +1,7 @@
 import type { CircuitBreakerStats } from './breaker/index.js';
 import type { Clock } from './clock.js';
 import { type DeadlineWheel, deadlineWheelFor } from './deadline-wheel.js';
-import { abortedError, BallastError, deadlineError, invalidArgument } from './errors.js';
+import { abortedError, BallastError, deadlineError, invalidArgument, shedError } from './errors.js';
 import { type Hedge, type HedgeAdmit, runHedgedTracked } from './hedge/index.js';
 import type { LimiterStats } from './limiter/index.js';
 import { type AttemptContext, NEVER_ABORTED, NEVER_ENDS, Operation } from './operation.js';
@@ -145,8 +145,37 @@ export class ComposedPolicy implements Policy {
     const limiter = this.limiter;
     if (limiter === undefined) return this.#start(work, op, priority, idempotent, start, undefined);
     const permit = limiter.tryAcquire(priority);
-    if (permit === undefined) return raced(op, this.#queue(work, op, priority, idempotent, limiter));
+    if (permit === undefined) {
+      // Waiting for a permit behind calls the open breaker already gave up on would only delay the same answer.
+      const open = this.#openCircuit(start);
+      if (open !== undefined) {
+        this.counts.circuitOpen++;
+        op?.settle();
+        return Promise.reject(open);
+      }
+      return raced(op, this.#queue(work, op, priority, idempotent, limiter));
+    }
     return this.#start(work, op, priority, idempotent, start, permit);
+  }
+
+  /**
+   * The breaker's own rejection (counted and reported by it) when it is open and stays open past `now`, else
+   * undefined. Only asked when the limit is full: a call that would queue learns at once.
+   */
+  #openCircuit(now: number): unknown {
+    const breaker = this.breaker;
+    if (breaker === undefined || this.#wrapped || breaker.state !== 'open') return undefined;
+    const remainingMs = (breaker as StatsSource<CircuitBreakerStats>).stats?.(now)?.remainingOpenMs ?? 0;
+    if (!(remainingMs > 0)) return undefined;
+    let permit: number;
+    try {
+      permit = breaker.acquire(now);
+    } catch (error) {
+      return error;
+    }
+    // Admitted after all (a breaker of another make): hand the permit back uncounted and queue as usual.
+    breaker.onFailure(permit, 0, now, shedError('limit', this.name));
+    return undefined;
   }
 
   async #queue<T>(

@@ -149,6 +149,52 @@ describe('createPolicy', () => {
     expect(policy.stats().counts).toMatchObject({ failures: 3, circuitOpen: 1 });
   });
 
+  it('with the limit full and the breaker open, a newcomer fails at once instead of queueing behind hung calls', async () => {
+    const clock = new ManualClock();
+    const open = {
+      version: 1,
+      state: 'open',
+      remainingOpenMs: 1_000,
+      breakDurationMs: 1_000,
+      reopenCount: 0,
+      consecutiveFailures: 0,
+      timesOpened: 1,
+      rejected: 0,
+    } as const;
+    const policy = createPolicy({
+      clock,
+      breaker: { initialState: open },
+      limiter: { limit: 1 },
+      retry: false,
+    });
+    // A call admitted before the breaker opened still holds the only permit (a blackholed server).
+    const held = policy.limiter?.tryAcquire('interactive');
+    expect(held).toBeDefined();
+    let ran = false;
+    const error = await rejection(
+      policy.execute(
+        () => {
+          ran = true;
+        },
+        { deadlineMs: 5_000 },
+      ),
+    );
+    expect(isBallastError(error, 'BALLAST_CIRCUIT_OPEN')).toBe(true);
+    expect((error as { retryAfterMs?: number }).retryAfterMs).toBe(1_000);
+    expect(ran).toBe(false);
+    expect(policy.stats().counts.circuitOpen).toBe(1);
+    expect(policy.stats().limiter?.queued).toBe(0);
+    expect(policy.stats().breaker?.rejected).toBe(1);
+    // Once the open time is over, a newcomer queues for the permit and runs as the half-open probe.
+    clock.advance(1_000);
+    const probe = policy.execute(() => 'probe', { deadlineMs: 5_000 });
+    await flushMicrotasks();
+    expect(policy.stats().limiter?.queued).toBe(1);
+    policy.limiter?.release(held as NonNullable<typeof held>, 'ignore', 0);
+    await expect(probe).resolves.toBe('probe');
+    expect(policy.breaker?.state).toBe('closed');
+  });
+
   it('a successful probe through the policy closes the breaker after the break duration', async () => {
     const clock = new ManualClock();
     const policy = createPolicy({
