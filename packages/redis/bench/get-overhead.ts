@@ -71,6 +71,7 @@ function variants(url: string): OverheadVariant[] {
   return [
     ioredis('raw', 'raw ioredis'),
     ballast('ballast', 'ballast (defaults: 1000 ms deadline, breaker, gradient2, retry)'),
+    ballast('ballast-separate', 'ballast, coalesceWrites: false', { coalesceWrites: false }),
     ballast('ballast-no-deadline', 'ballast, timeoutMs: Infinity', { timeoutMs: Number.POSITIVE_INFINITY }),
     corePolicyOnly(url),
     {
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
       `${SETTINGS.rounds} rounds × ${SETTINGS.roundMs} ms per variant, ${SETTINGS.inFlight} in flight, Node ` +
         `${process.version}; redis-server on loopback shares the machine's cores`,
     );
-    for (const id of ['raw', 'raw-ap', 'ballast', 'ballast-ap']) {
+    for (const id of ['raw', 'raw-ap', 'ballast', 'ballast-separate', 'ballast-ap']) {
       const v = all.find((x) => x.id === id) as OverheadVariant;
       console.log(
         `${v.label}: 1 in flight ${await latency(v.call, 1, 1000)}; 32 in flight ${await latency(v.call, 32, 1000)}`,

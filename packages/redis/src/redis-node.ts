@@ -14,6 +14,8 @@ export interface NodeContext {
   readonly secrets: readonly string[];
   readonly maxConnectWaiters: number;
   readonly healthCheckTimeoutMs: number;
+  /** Cork each connection's socket for the rest of the tick when a command is sent (see `coalesceWrites`). */
+  readonly coalesceWrites: boolean;
 }
 
 /** Counters of one connection since the client was created. */
@@ -106,6 +108,26 @@ export class RedisNode {
         ctx.events.emit('breaker-state-change', { ...this.#who(), from: e.from, to: e.to, reason: e.reason });
     });
     if (off !== undefined) this.#unsubscribe.push(off);
+  }
+
+  #corked: { uncork(): void } | undefined = undefined;
+  readonly #uncork = (): void => {
+    const stream = this.#corked;
+    this.#corked = undefined;
+    stream?.uncork();
+  };
+
+  /**
+   * Holds this tick's writes to the socket and sends them in one write when the tick's callbacks are done: the
+   * calls that answers set off in one burst go out together (one syscall where ioredis made one per command).
+   */
+  coalesce(): void {
+    if (this.#corked !== undefined || !this.ctx.coalesceWrites) return;
+    const stream = (this.client as { stream?: { cork?(): void; uncork(): void } }).stream;
+    if (stream?.cork === undefined) return;
+    stream.cork();
+    this.#corked = stream;
+    process.nextTick(this.#uncork);
   }
 
   /** The connection is up (ioredis `ready`) and this client was not closed. */

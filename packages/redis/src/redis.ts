@@ -131,6 +131,7 @@ export class BallastRedis implements CacheStore {
       secrets: o.secrets,
       maxConnectWaiters: o.maxConnectWaiters,
       healthCheckTimeoutMs: o.healthCheckTimeoutMs,
+      coalesceWrites: o.coalesceWrites,
     };
     const policy = nodePolicy(o, o.name);
     const replicaPolicies = o.replicas.map((url) => nodePolicy(o, `${o.name}@${addressOf(url)}`));
@@ -197,10 +198,11 @@ export class BallastRedis implements CacheStore {
     const node = this.#reader(options);
     if (node === undefined) return Promise.reject(badReplicaOption(options));
     // The hot path: one closure, the send closure only when the connection is not up.
-    return node.policy.execute(
-      (ctx) => (node.ready ? node.client.get(key) : node.whenReady(ctx, () => node.client.get(key))),
-      readOptions(options),
-    );
+    return node.policy.execute((ctx) => {
+      if (!node.ready) return node.whenReady(ctx, () => node.client.get(key));
+      node.coalesce();
+      return node.client.get(key);
+    }, readOptions(options));
   }
 
   /**
@@ -356,7 +358,11 @@ export class BallastRedis implements CacheStore {
     send: (ctx: AttemptContext) => Promise<T> | T,
     options?: ExecuteOptions,
   ): Promise<T> {
-    return node.policy.execute((ctx) => (node.ready ? send(ctx) : node.whenReady(ctx, send)), options);
+    return node.policy.execute((ctx) => {
+      if (!node.ready) return node.whenReady(ctx, send);
+      node.coalesce();
+      return send(ctx);
+    }, options);
   }
 
   /** The node a read goes to, or `undefined` when `options.replica` is not a boolean. */
