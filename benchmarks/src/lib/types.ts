@@ -27,10 +27,40 @@ export interface ResultRow {
   metrics: Record<string, number | string | null>;
 }
 
+/** One line of a timeline chart: `[seconds since the scenario's load started, value]` per point. */
+export interface TimelineSeries {
+  label: string;
+  points: [number, number][];
+}
+
+/** One panel of a timeline chart: one metric, one line per variant. */
+export interface TimelinePanel {
+  /** e.g. `goodput`, `p99`, `limit`. */
+  metric: string;
+  /** e.g. `req/s`, `ms`, `calls`. */
+  unit: string;
+  series: TimelineSeries[];
+}
+
+/**
+ * A timeline chart of a fault scenario (goodput, p99, limiter limit… over time, the fault windows shaded), rendered
+ * by the runner as `results/<scenario>-<id>.svg` and linked from the markdown.
+ */
+export interface TimelineChart {
+  /** File name part: `<scenario>-<id>.svg`. Kebab-case. */
+  id: string;
+  title: string;
+  /** Fault windows to shade, in the same seconds as the points. */
+  faults: { fromS: number; toS: number; label: string }[];
+  panels: TimelinePanel[];
+}
+
 /** What a scenario returns to the runner. */
 export interface ScenarioResult {
   rows: ResultRow[];
   bars: Bar[];
+  /** Timeline charts (fault scenarios): each becomes an SVG file next to the markdown. */
+  charts?: TimelineChart[] | undefined;
   /** The settings the scenario ran with (durations, rounds, seeds). */
   config: Record<string, unknown>;
   /** Raw series (per-round samples, timelines), written to the JSON only. */
