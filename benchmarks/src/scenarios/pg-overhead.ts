@@ -96,15 +96,16 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           {
             name: `${id}-cpu-per-query-vs-raw`,
             value: round(paired(id, 'cpuUsPerOp'), 3),
-            // A regression bar: the goal (≤ 1.03x) is for full runs; 12 short rounds spread ±5 %.
-            bar: 1.12,
+            // A regression bar: the goal (≤ 1.03x) is for full runs. Short runs read 1.02–1.08x alone and up to
+            // 1.16x while other jobs load both cores.
+            bar: 1.2,
             op: '<=',
             description: `${label}: client CPU per query / raw pg.Pool's (goal ${GOAL_CPU_RATIO} in full runs)`,
           },
           {
             name: `${id}-throughput-vs-raw`,
             value: round(paired(id, 'opsPerSec'), 3),
-            bar: 0.88,
+            bar: 0.85,
             op: '>=',
             description: `${label}: queries/s / raw pg.Pool's, ${IN_FLIGHT} in flight`,
           },
