@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Bar, barPasses, type ResultRow, type ScenarioResult } from './types.js';
+import { renderTimelineSvg } from './svg-chart.js';
+import { type Bar, barPasses, type ResultRow, type ScenarioResult, type TimelineChart } from './types.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -130,6 +131,13 @@ export function renderMarkdown(
     }
     parts.push('');
   }
+  if (result.charts !== undefined && result.charts.length > 0) {
+    parts.push('## Charts', '');
+    for (const chart of result.charts) {
+      const alt = chart.title.replace(/[[\]\\]/g, '\\$&');
+      parts.push(`![${alt}](${chartFile(scenario.name, chart)})`, '');
+    }
+  }
   if (result.notes !== undefined && result.notes.length > 0) {
     parts.push('## Notes', '', ...result.notes.map((n) => `- ${n}`), '');
   }
@@ -163,7 +171,19 @@ function writeAtomically(file: string, content: string): void {
   renameSync(tmp, file);
 }
 
-/** Writes `<dir>/<scenario>.json` and `<dir>/<scenario>.md`; returns their paths. */
+const CHART_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** The file name of a chart, `<scenario>-<id>.svg`, beside the markdown that links it. */
+function chartFile(scenario: string, chart: TimelineChart): string {
+  return `${scenario}-${chart.id}.svg`;
+}
+
+/**
+ * Writes `<dir>/<scenario>.json`, `<dir>/<scenario>.md` and one `<dir>/<scenario>-<id>.svg` per chart; returns
+ * their paths.
+ *
+ * @throws Error when a chart's id is not kebab-case or two charts share an id (nothing is written then).
+ */
 export function writeResults(
   dir: string,
   scenario: { name: string; description: string },
@@ -172,7 +192,14 @@ export function writeResults(
   mode: 'ci' | 'full',
   startedAt: Date,
   durationMs: number,
-): { json: string; markdown: string } {
+): { json: string; markdown: string; charts: string[] } {
+  const charts = result.charts ?? [];
+  charts.forEach((chart, i) => {
+    if (!CHART_ID.test(chart.id))
+      throw new Error(`chart id must be kebab-case, got ${JSON.stringify(chart.id)}`);
+    if (charts.findIndex((c) => c.id === chart.id) !== i)
+      throw new Error(`two charts with the id ${chart.id}`);
+  });
   mkdirSync(dir, { recursive: true });
   const json = path.join(dir, `${scenario.name}.json`);
   const markdown = path.join(dir, `${scenario.name}.md`);
@@ -192,6 +219,11 @@ export function writeResults(
     raw: result.raw,
   };
   writeAtomically(json, `${JSON.stringify(document, null, 2)}\n`);
+  const svgs = charts.map((chart) => {
+    const file = path.join(dir, chartFile(scenario.name, chart));
+    writeAtomically(file, renderTimelineSvg(chart));
+    return file;
+  });
   writeAtomically(markdown, renderMarkdown(scenario, result, machine, mode));
-  return { json, markdown };
+  return { json, markdown, charts: svgs };
 }

@@ -22,7 +22,8 @@ import {
   withPostgres,
 } from '../lib/pg-bench.js';
 import { round } from '../lib/stats.js';
-import type { Bar, ResultRow, ScenarioContext, ScenarioResult } from '../lib/types.js';
+import { binnedSeries, p99, perSecond, sampledSeries } from '../lib/timeline-series.js';
+import type { Bar, ResultRow, ScenarioContext, ScenarioResult, TimelineChart } from '../lib/types.js';
 
 export const name = 'pg-brownout';
 export const description =
@@ -36,6 +37,11 @@ const SETTINGS = {
   full: { loadMs: 5000, capacityMs: 2000, drainCapMs: 25_000 },
   ci: { loadMs: 3000, capacityMs: 1000, drainCapMs: 3000 },
 } as const;
+/**
+ * The chart's bins: at 300 q/s, 150 arrivals a bin; answers come in waves of 10 (a round trip on each
+ * connection), so a bin spans several round trips.
+ */
+const CHART_BIN_MS = 500;
 /** Goals from the issue (informational). */
 const GOALS = { goodputPerSec: 90, rejectP99Ms: 5 };
 
@@ -301,6 +307,69 @@ function metricsOf(r: VariantRun, capacity: number, drainCapMs: number) {
   };
 }
 
+/** Goodput, time to an answer, backlog and Ballast's limit over time, one line per variant; the load shaded. */
+function timelineChart(
+  runs: readonly { variant: Variant; r: VariantRun }[],
+  settings: Settings,
+  capacity: number,
+): TimelineChart {
+  const bin = (endMs: number) => ({ binMs: CHART_BIN_MS, endMs });
+  const series = (points: (r: VariantRun) => [number, number][], only?: string) =>
+    runs
+      .filter(({ variant }) => only === undefined || variant.id === only)
+      .map(({ variant, r }) => ({
+        label: variant.label,
+        points: points(r),
+      }));
+  return {
+    id: 'timeline',
+    title: `pg-brownout: ${RATE} q/s of SELECT 1, pool ${POOL} behind a ${LATENCY_MS} ms-each-way link, ${DEADLINE_MS / 1000} s deadline`,
+    faults: [
+      {
+        fromS: 0,
+        toS: settings.loadMs / 1000,
+        label: `${RATE} q/s offered (capacity ${round(capacity, 0)} q/s)`,
+      },
+    ],
+    panels: [
+      {
+        metric: `goodput: answers within the deadline, by answer time, ${CHART_BIN_MS} ms bins`,
+        unit: 'q/s',
+        series: series((r) =>
+          binnedSeries(
+            r.requests.filter((q) => q.outcome === 'ok'),
+            (q) => q.t0 + q.ms - r.t0,
+            bin(r.timeline.at(-1)?.tMs ?? r.loadMs),
+            perSecond(CHART_BIN_MS),
+          ),
+        ),
+      },
+      {
+        metric: 'p99 time to an answer of any kind, by issue time',
+        unit: 'ms',
+        series: series((r) =>
+          binnedSeries(
+            r.requests,
+            (q) => q.t0 - r.t0,
+            bin(r.loadMs),
+            (qs) => p99(qs.map((q) => q.ms)),
+          ),
+        ),
+      },
+      {
+        metric: "backlog: calls busy or queued in the client, pool and library's queue",
+        unit: 'calls',
+        series: series((r) => sampledSeries(r.timeline, 'backlog')),
+      },
+      {
+        metric: "Ballast's concurrency limit",
+        unit: 'calls',
+        series: series((r) => sampledSeries(r.timeline, 'limit'), 'ballast'),
+      },
+    ],
+  };
+}
+
 export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const settings = ctx.ci ? SETTINGS.ci : SETTINGS.full;
   ctx.progress('starting PostgreSQL');
@@ -320,10 +389,12 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const errorRows: ResultRow[] = [];
     const metrics: Record<string, ReturnType<typeof metricsOf>> = {};
     const raw: Record<string, unknown> = { capacityPerSec: capacity };
+    const runs: { variant: Variant; r: VariantRun }[] = [];
     for (const variant of VARIANTS) {
       ctx.progress(`${variant.label} (${settings.loadMs / 1000} s at ${RATE}/s)`);
       ctx.gc();
       const r = await runVariant(variant, pgc.primary.url, port, settings);
+      runs.push({ variant, r });
       const m = metricsOf(r, capacity, settings.drainCapMs);
       metrics[variant.id] = m;
       rows.push({
@@ -408,6 +479,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       rows,
       bars,
       notes,
+      charts: [timelineChart(runs, settings, capacity)],
       config: {
         ...settings,
         ratePerSec: RATE,

@@ -20,7 +20,8 @@ import {
   withPostgres,
 } from '../lib/pg-bench.js';
 import { round } from '../lib/stats.js';
-import type { Bar, ResultRow, ScenarioContext, ScenarioResult } from '../lib/types.js';
+import { binnedSeries, p99, perSecond } from '../lib/timeline-series.js';
+import type { Bar, ResultRow, ScenarioContext, ScenarioResult, TimelineChart } from '../lib/types.js';
 
 export const name = 'pg-outage';
 export const description =
@@ -35,6 +36,8 @@ const SETTINGS = {
   full: { beforeMs: 2000, outageMs: 5000, afterMs: 3000 },
   ci: { beforeMs: 1000, outageMs: 3000, afterMs: 2000 },
 } as const;
+/** The chart's bins: 25 writes and 75 reads a bin. */
+const CHART_BIN_MS = 250;
 const GOALS = { writeFailP99Ms: 5, readOkShare: 0.999, recoveryMs: 1000, knownWithinMs: 1000 };
 
 type Kind = 'write' | 'read';
@@ -239,6 +242,57 @@ function metricsOf(r: Run) {
   };
 }
 
+/** Writes and reads answered per second and how long failing writes took, per variant; the blackhole shaded. */
+function timelineChart(runs: readonly { variant: Variant; r: Run }[], settings: Settings): TimelineChart {
+  const bin = { binMs: CHART_BIN_MS, endMs: settings.beforeMs + settings.outageMs + settings.afterMs };
+  const okPerSecond = (kind: Kind) =>
+    runs.map(({ variant, r }) => ({
+      label: variant.label,
+      points: binnedSeries(
+        r.ops.filter((o) => o.kind === kind && o.ok === true),
+        (o) => o.t0 + o.ms - r.start,
+        bin,
+        perSecond(CHART_BIN_MS),
+      ),
+    }));
+  return {
+    id: 'timeline',
+    title: `pg-outage: ${WRITES_PER_SEC} writes/s + ${READS_PER_SEC} eventual reads/s, primary blackholed for ${settings.outageMs / 1000} s`,
+    faults: [
+      {
+        fromS: settings.beforeMs / 1000,
+        toS: (settings.beforeMs + settings.outageMs) / 1000,
+        label: 'primary blackholed (replica reachable)',
+      },
+    ],
+    panels: [
+      {
+        metric: `writes that succeeded, by answer time, ${CHART_BIN_MS} ms bins`,
+        unit: 'writes/s',
+        series: okPerSecond('write'),
+      },
+      {
+        metric: `reads that succeeded, by answer time, ${CHART_BIN_MS} ms bins`,
+        unit: 'reads/s',
+        series: okPerSecond('read'),
+      },
+      {
+        metric: 'p99 time to a failed write, by issue time; no line: no failure',
+        unit: 'ms',
+        series: runs.map(({ variant, r }) => ({
+          label: variant.label,
+          points: binnedSeries(
+            r.ops.filter((o) => o.kind === 'write' && o.ok === false),
+            (o) => o.t0 - r.start,
+            bin,
+            (ops) => p99(ops.map((o) => o.ms)),
+          ),
+        })),
+      },
+    ],
+  };
+}
+
 export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const settings = ctx.ci ? SETTINGS.ci : SETTINGS.full;
   ctx.progress('starting PostgreSQL (primary + replica)');
@@ -252,11 +306,13 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const errorRows: ResultRow[] = [];
     const metrics: Record<string, ReturnType<typeof metricsOf>> = {};
     const raw: Record<string, unknown> = {};
+    const runs: { variant: Variant; r: Run }[] = [];
     for (const variant of VARIANTS) {
       const total = (settings.beforeMs + settings.outageMs + settings.afterMs) / 1000;
       ctx.progress(`${variant.label} (${total} s, primary blackholed for ${settings.outageMs / 1000} s)`);
       ctx.gc();
       const r = await runVariant(variant, pgc.primary.url, pgc.primary.port, replicaUrl, settings);
+      runs.push({ variant, r });
       const m = metricsOf(r);
       metrics[variant.id] = m;
       rows.push({ label: variant.label, group: 'writes', metrics: pick(m, WRITE_COLUMNS) });
@@ -353,6 +409,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       rows,
       bars,
       notes,
+      charts: [timelineChart(runs, settings)],
       config: {
         ...settings,
         timeoutMs: TIMEOUT_MS,

@@ -31,7 +31,8 @@ import {
   withRedis,
 } from '../lib/redis-bench.js';
 import { prng, round } from '../lib/stats.js';
-import type { Bar, ResultRow, ScenarioContext, ScenarioResult } from '../lib/types.js';
+import { binnedSeries, p99 } from '../lib/timeline-series.js';
+import type { Bar, ResultRow, ScenarioContext, ScenarioResult, TimelineChart } from '../lib/types.js';
 
 export const name = 'redis-outage';
 export const description =
@@ -59,6 +60,8 @@ const SETTINGS = {
   ci: { beforeMs: 1000, outageMs: 3000, afterMs: 2000, seed: 7 },
 } as const;
 const GOALS = { answerShare: 0.99, failingGetP99Ms: 1 };
+/** The chart's bins: 100 cached() requests a bin. */
+const CHART_BIN_MS = 250;
 /** Plain GETs issued this long after the breaker opened are past the moment it opened (steadyFailP99Ms). */
 const STEADY_AFTER_MS = 100;
 
@@ -353,6 +356,43 @@ function probeMetrics(r: Run) {
   };
 }
 
+/** The cached() traffic's answered share and p99 latency by issue time, per variant; the outage shaded. */
+function timelineChart(runs: readonly { variant: Variant; r: Run }[], settings: Settings): TimelineChart {
+  const bin = { binMs: CHART_BIN_MS, endMs: settings.beforeMs + settings.outageMs + settings.afterMs };
+  const series = (reduce: (ops: Op[]) => number) =>
+    runs.map(({ variant, r }) => ({
+      label: variant.label,
+      points: binnedSeries(r.ops, (o) => o.t0 - r.start, bin, reduce),
+    }));
+  return {
+    id: 'timeline',
+    title: `redis-outage: ${RATE} cached() requests/s (${HOT_KEYS} hot keys + new keys), Redis blackholed for ${settings.outageMs / 1000} s`,
+    faults: [
+      {
+        fromS: settings.beforeMs / 1000,
+        toS: (settings.beforeMs + settings.outageMs) / 1000,
+        label: 'Redis blackholed',
+      },
+    ],
+    panels: [
+      {
+        metric: `requests answered with their value within ${BUDGET_MS} ms, by issue time, ${CHART_BIN_MS} ms bins`,
+        unit: '%',
+        series: series((ops) =>
+          ops.length === 0
+            ? Number.NaN
+            : (ops.filter((o) => o.outcome === 'ok' && o.ms <= BUDGET_MS).length / ops.length) * 100,
+        ),
+      },
+      {
+        metric: 'p99 time to an answer of any kind, by issue time',
+        unit: 'ms',
+        series: series((ops) => p99(ops.map((o) => o.ms))),
+      },
+    ],
+  };
+}
+
 export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const settings = ctx.ci ? SETTINGS.ci : SETTINGS.full;
   ctx.progress('starting Redis');
@@ -361,6 +401,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const rows: ResultRow[] = [];
     const probeRows: ResultRow[] = [];
     const runs: Record<string, Run> = {};
+    const ran: { variant: Variant; r: Run }[] = [];
     const raw: Record<string, unknown> = {};
     for (const variant of VARIANTS) {
       const total = (settings.beforeMs + settings.outageMs + settings.afterMs) / 1000;
@@ -368,6 +409,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ctx.gc();
       const r = await runVariant(variant, server, settings);
       runs[variant.id] = r;
+      ran.push({ variant, r });
       for (const phase of PHASES)
         rows.push({
           label: `${variant.label}: ${phase}`,
@@ -486,6 +528,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       rows,
       bars,
       notes,
+      charts: [timelineChart(ran, settings)],
       config: {
         ...settings,
         ratePerSec: RATE,
