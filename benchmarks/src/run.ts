@@ -51,17 +51,39 @@ function resolveGc(): () => void {
   return () => {};
 }
 
-function progressWriter(): { progress(message: string): void; clear(): void } {
+/**
+ * Progress on a TTY (never in CI or when piped): the scenario, its elapsed time and its latest message, redrawn
+ * every 250 ms so the clock moves while a phase runs.
+ */
+function progressWriter(): { start(name: string): void; progress(message: string): void; clear(): void } {
   const enabled = process.stdout.isTTY === true && !process.env.CI;
   let shown = false;
+  let scenario = '';
+  let message = '';
+  let startedAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = (): void => {
+    const width = Math.max(20, (process.stdout.columns ?? 80) - 1);
+    const elapsed = ((performance.now() - startedAt) / 1000).toFixed(1);
+    process.stdout.write(`\r\x1b[2K${`${scenario} ${elapsed} s: ${message}`.slice(0, width)}`);
+    shown = true;
+  };
   return {
-    progress(message) {
+    start(name) {
+      scenario = name;
+      message = 'starting';
+      startedAt = performance.now();
       if (!enabled) return;
-      const width = Math.max(20, (process.stdout.columns ?? 80) - 1);
-      process.stdout.write(`\r\x1b[2K${message.slice(0, width)}`);
-      shown = true;
+      timer ??= setInterval(draw, 250).unref();
+      draw();
+    },
+    progress(m) {
+      message = m;
+      if (enabled) draw();
     },
     clear() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
       if (!shown) return;
       process.stdout.write('\r\x1b[2K');
       shown = false;
@@ -121,7 +143,8 @@ async function main(): Promise<number> {
 
   for (const name of requested) {
     const scenario = await loadScenario(name);
-    const ctx: ScenarioContext = { ci, gc, progress: (m) => ui.progress(`${name}: ${m}`) };
+    const ctx: ScenarioContext = { ci, gc, progress: (m) => ui.progress(m) };
+    ui.start(name);
     const startedAt = new Date();
     const t0 = performance.now();
     try {
