@@ -9,11 +9,17 @@ function withdrawAll(budget: ReturnType<typeof createRetryBudget>, nowMs: number
 }
 
 describe('retry budget', () => {
-  it('the budget refuses retries beyond 20 % plus the floor', () => {
+  it('the budget refuses retries beyond 20 % of requests once that is above the floor', () => {
     const budget = createRetryBudget(); // 20 %, 10/s over 10 s: floor 100
     for (let i = 0; i < 1_000; i++) budget.deposit(5_000);
-    expect(withdrawAll(budget, 5_000)).toBe(200 + 100);
-    expect(budget.stats(5_000)).toEqual({ requests: 1_000, retries: 300, available: 0 });
+    expect(withdrawAll(budget, 5_000)).toBe(200);
+    expect(budget.stats(5_000)).toEqual({ requests: 1_000, retries: 200, available: 0 });
+  });
+
+  it('below the floor, the floor: a quiet client may still retry minRetriesPerSec', () => {
+    const budget = createRetryBudget(); // 20 % of 300 = 60 < floor 100
+    for (let i = 0; i < 300; i++) budget.deposit(5_000);
+    expect(withdrawAll(budget, 5_000)).toBe(100);
   });
 
   it('with no traffic only the floor is available', () => {
@@ -86,7 +92,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('retry budget properties', () => {
-  it('successful withdrawals never exceed ratio × deposits in the window + the floor', () => {
+  it('successful withdrawals never exceed max(ratio × deposits in the window, the floor)', () => {
     fc.assert(
       fc.property(
         fc.double({ min: 0, max: 2, noNaN: true }),
@@ -117,7 +123,7 @@ describe('retry budget properties', () => {
             const counted = (t: number) => Math.floor(t / bucketMs) >= first;
             const countedDeposits = deposits.filter(counted).length;
             const countedWithdrawals = withdrawals.filter(counted).length;
-            const allowed = Math.floor(ratio * countedDeposits + floor + RETRY_BUDGET_EPSILON);
+            const allowed = Math.floor(Math.max(ratio * countedDeposits, floor) + RETRY_BUDGET_EPSILON);
             expect(budget.stats(now)).toEqual({
               requests: countedDeposits,
               retries: countedWithdrawals,
@@ -130,7 +136,8 @@ describe('retry budget properties', () => {
             // and the window before it (a withdrawal's deposits may expire before the withdrawal does).
             expect(inRange(withdrawals, now - windowMs + bucketMs, now)).toBeLessThanOrEqual(
               Math.floor(
-                ratio * inRange(deposits, now - 2 * windowMs + bucketMs, now) + floor + RETRY_BUDGET_EPSILON,
+                Math.max(ratio * inRange(deposits, now - 2 * windowMs + bucketMs, now), floor) +
+                  RETRY_BUDGET_EPSILON,
               ),
             );
           }
