@@ -272,6 +272,21 @@ describe('admission queue', () => {
     expect(limiter.stats().shed.limit.interactive).toBe(1);
   });
 
+  it('a slow dependency: a standing queue may wait up to one service time, so a priority queues more than one waiter', async () => {
+    // 100 ms calls, a limit of 10: a permit frees every 10 ms. CoDel's 5 ms target alone let one waiter queue.
+    const { clock, limiter, log, track } = setup({ limit: 10, expectedServiceTime: { initialMs: 100 } });
+    for (let i = 0; i < 9; i++) limiter.tryAcquire('interactive'); // with setup's permit: the limit is full
+    for (let i = 0; i < 3; i++) track(`a${i}`, 'interactive', 10_000);
+    clock.advance(60);
+    for (let i = 0; i < 3; i++) track(`b${i}`, 'interactive', 10_000);
+    clock.advance(50); // standing, and overloaded: calls kept arriving and none was served
+    for (let i = 0; i < 4; i++) track(`c${i}`, 'interactive', 10_000); // served 70..100 ms from now
+    track('d', 'interactive', 10_000); // 10 ahead: served 110 ms from now, past one service time
+    await flushMicrotasks();
+    expect(log).toEqual(['d:limit']);
+    expect(limiter.queued).toBe(10);
+  });
+
   it('a standing queue served as fast as calls arrive (more callers than the limit) is not shed', async () => {
     const { clock, limiter, log, track, held } = setup({ expectedServiceTime: { initialMs: 2 } });
     let current = held;
