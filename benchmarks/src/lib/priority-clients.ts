@@ -4,7 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { LimiterStats } from '@ballast/core';
-import { createCluster } from '@ballast/pg';
+import { createCluster, type HostPolicyOptions } from '@ballast/pg';
 import { bulkhead, TimeoutStrategy, timeout, wrap } from 'cockatiel';
 import { endPool, rawPool } from './pg-bench.js';
 import type { MixPriority } from './priority-outcomes.js';
@@ -84,41 +84,55 @@ export function priorityVariants(poolMax: number, deadlineMs: number): Variant[]
         };
       },
     },
-    {
-      id: 'ballast',
-      label: `ballast cluster (pool ${poolMax}, deadlineMs ${deadlineMs}, priority)`,
-      config: `createCluster({ primary, pool: { max: ${poolMax} } }); db.query('SELECT 1', [], { deadlineMs: ${deadlineMs}, priority })`,
-      make(url) {
-        const db = createCluster({ primary: url, pool: { max: poolMax } });
-        const options = {
-          interactive: { deadlineMs: deadlineMs, priority: 'interactive' },
-          batch: { deadlineMs: deadlineMs, priority: 'batch' },
-        } as const;
-        const host = () => db.stats().hosts[0];
-        return {
-          call: (priority) => db.query('SELECT 1', [], options[priority]),
-          backlog() {
-            const h = host();
-            if (h === undefined) return 0;
-            const lim = h.policy.limiter;
-            const inLimiter = lim === undefined ? 0 : lim.inflight + lim.queued;
-            return Math.max(inLimiter, h.pool.busy + h.pool.waiting);
-          },
-          connections: () => host()?.pool.total ?? 0,
-          state() {
-            const lim = host()?.policy.limiter;
-            return {
-              limit: lim?.limit ?? Number.NaN,
-              inflightInteractive: lim?.inflightByPriority.interactive ?? Number.NaN,
-              inflightBatch: lim?.inflightByPriority.batch ?? Number.NaN,
-              queuedInteractive: lim?.queuedByPriority.interactive ?? Number.NaN,
-              queuedBatch: lim?.queuedByPriority.batch ?? Number.NaN,
-            };
-          },
-          limiter: () => host()?.policy.limiter,
-          close: () => db.close(),
-        };
-      },
-    },
+    ballastVariant(poolMax, deadlineMs, 'ballast', 'priority', undefined),
+    ballastVariant(poolMax, deadlineMs, 'ballast-strict', 'partitions interactive 0.95 / batch 0.05', {
+      limiter: { partitions: { interactive: 0.95, batch: 0.05, background: 0 } },
+    }),
   ];
+}
+
+/** The Ballast cluster client, with the host policy options given (`undefined`: the defaults). */
+function ballastVariant(
+  poolMax: number,
+  deadlineMs: number,
+  id: string,
+  what: string,
+  policy: HostPolicyOptions | undefined,
+): Variant {
+  return {
+    id,
+    label: `ballast cluster (pool ${poolMax}, deadlineMs ${deadlineMs}, ${what})`,
+    config: `createCluster({ primary, pool: { max: ${poolMax} }${policy === undefined ? '' : `, policy: ${JSON.stringify(policy)}`} }); db.query('SELECT 1', [], { deadlineMs: ${deadlineMs}, priority })`,
+    make(url) {
+      const db = createCluster({ primary: url, pool: { max: poolMax }, policy });
+      const options = {
+        interactive: { deadlineMs: deadlineMs, priority: 'interactive' },
+        batch: { deadlineMs: deadlineMs, priority: 'batch' },
+      } as const;
+      const host = () => db.stats().hosts[0];
+      return {
+        call: (priority) => db.query('SELECT 1', [], options[priority]),
+        backlog() {
+          const h = host();
+          if (h === undefined) return 0;
+          const lim = h.policy.limiter;
+          const inLimiter = lim === undefined ? 0 : lim.inflight + lim.queued;
+          return Math.max(inLimiter, h.pool.busy + h.pool.waiting);
+        },
+        connections: () => host()?.pool.total ?? 0,
+        state() {
+          const lim = host()?.policy.limiter;
+          return {
+            limit: lim?.limit ?? Number.NaN,
+            inflightInteractive: lim?.inflightByPriority.interactive ?? Number.NaN,
+            inflightBatch: lim?.inflightByPriority.batch ?? Number.NaN,
+            queuedInteractive: lim?.queuedByPriority.interactive ?? Number.NaN,
+            queuedBatch: lim?.queuedByPriority.batch ?? Number.NaN,
+          };
+        },
+        limiter: () => host()?.policy.limiter,
+        close: () => db.close(),
+      };
+    },
+  };
 }

@@ -97,7 +97,7 @@ export class Host {
       name: this.name,
       clock,
       timeoutMs: options.timeoutMs,
-      breaker: { isFailure: hostFailure, random },
+      breaker: { random, ...options.policy.breaker, isFailure: hostFailure },
       // Admission matches the pool: never more in flight than connections the pool may open.
       limiter: {
         name: this.name,
@@ -110,6 +110,7 @@ export class Host {
           windowMs: HOST_LIMIT_WINDOW_MS,
           clock,
         }),
+        ...options.policy.limiter,
       },
       retry: false,
     });

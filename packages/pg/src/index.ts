@@ -5,7 +5,7 @@ export { Cluster, createCluster } from './cluster.js';
 export type { ClusterEvents } from './events.js';
 export type { PoolFacadeOptions } from './facade.js';
 export { BallastPool, BallastPoolClient, DEFAULT_POOL_FACADE } from './facade.js';
-export type { ClusterOptions, ClusterPoolOptions, RoutingOptions } from './options.js';
+export type { ClusterOptions, ClusterPoolOptions, HostPolicyOptions, RoutingOptions } from './options.js';
 export { DEFAULT_CLUSTER } from './options.js';
 export { Session } from './session.js';
 export type { TransactionClient, TransactionOptions } from './transaction.js';

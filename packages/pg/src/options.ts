@@ -1,4 +1,10 @@
-import { BallastError, type Clock, systemClock } from '@ballast/core';
+import {
+  BallastError,
+  type CircuitBreakerOptions,
+  type Clock,
+  type LimiterOptions,
+  systemClock,
+} from '@ballast/core';
 import { DEFAULT_OUTLIER_EJECTOR, type OutlierEjectorOptions } from './routing.js';
 
 function invalid(option: string, value: unknown, expected: string): BallastError {
@@ -62,6 +68,12 @@ export interface RoutingOptions {
   ejection?: OutlierEjectorOptions | undefined;
 }
 
+/** See {@link ClusterOptions.policy}. */
+export interface HostPolicyOptions {
+  breaker?: Omit<CircuitBreakerOptions, 'isFailure' | 'clock' | 'random' | 'name'> | undefined;
+  limiter?: Omit<LimiterOptions, 'clock' | 'name'> | undefined;
+}
+
 /** Options of {@link createCluster}. */
 export interface ClusterOptions {
   /** Connection URL of the primary (credentials are never logged or put in errors). */
@@ -72,6 +84,14 @@ export interface ClusterOptions {
   timeoutMs?: number | undefined;
   pool?: ClusterPoolOptions | undefined;
   routing?: RoutingOptions | undefined;
+  /**
+   * Each host's policy, merged over Ballast's: `breaker` options of `@ballast/core`'s circuit breaker (its
+   * `isFailure` stays the host classifier: connection loss and server-side failures count, a caller's SQL error
+   * does not) and `limiter` options of its adaptive limiter (`partitions`, `codel`, `lifo`, `maxQueue`,
+   * `expectedServiceTime`, or `limit` to replace the host's Gradient2 — keep it at most `pool.max`).
+   * @default {}
+   */
+  policy?: HostPolicyOptions | undefined;
   /** Time source (tests pass a ManualClock only to pure parts; integration uses the real clock). @default systemClock */
   clock?: Clock | undefined;
   /** Source of randomness for replica choice and jitter. @default Math.random */
@@ -88,6 +108,7 @@ export interface ResolvedClusterOptions {
   routing: Required<{ [K in Exclude<keyof RoutingOptions, 'ejection'>]-?: number }> & {
     ejection: Required<{ [K in keyof OutlierEjectorOptions]-?: number }>;
   };
+  policy: HostPolicyOptions;
   clock: Clock;
   random: () => number;
 }
@@ -209,8 +230,20 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       healthTimeoutMs: num('routing.healthTimeoutMs', r.healthTimeoutMs ?? dr.healthTimeoutMs, 10),
       ejection: ejectionOptions(r.ejection ?? {}),
     },
+    policy: hostPolicyOptions(options.policy ?? {}),
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
   };
   return resolved;
+}
+
+/** The objects are checked here; their fields by `@ballast/core` when each host builds its policy. */
+function hostPolicyOptions(policy: unknown): HostPolicyOptions {
+  if (typeof policy !== 'object' || policy === null) throw invalid('cluster.policy', policy, 'an object');
+  const { breaker, limiter } = policy as HostPolicyOptions;
+  if (breaker !== undefined && (typeof breaker !== 'object' || breaker === null))
+    throw invalid('cluster.policy.breaker', breaker, 'an options object');
+  if (limiter !== undefined && (typeof limiter !== 'object' || limiter === null))
+    throw invalid('cluster.policy.limiter', limiter, 'an options object');
+  return { breaker, limiter };
 }

@@ -27,6 +27,40 @@ describe('overload and credentials', () => {
     }
   });
 
+  it('policy options reach every host: a limiter of 1 with room for 1 waiter sheds the third call at once', async () => {
+    const policy = { limiter: { limit: 1, maxQueue: { total: 1 } } };
+    const db = createCluster({ primary: postgres.primaryUrl, pool: { max: 4 }, policy });
+    const defaults = createCluster({ primary: postgres.primaryUrl, pool: { max: 4 } });
+    try {
+      const three = (c: typeof db) =>
+        Promise.all(
+          Array.from({ length: 3 }, () =>
+            c.query('SELECT pg_sleep(0.2)').then(
+              () => 'ok',
+              (e: unknown) => (isBallastError(e) ? `${e.code}:${String(e.reason)}` : String(e)),
+            ),
+          ),
+        );
+      expect(await three(db)).toEqual(['ok', 'ok', 'BALLAST_SHED:queue-full']);
+      expect(await three(defaults)).toEqual(['ok', 'ok', 'ok']);
+      expect(db.stats().hosts[0]?.policy.limiter?.limit).toBe(1);
+    } finally {
+      await Promise.all([db.close(), defaults.close()]);
+    }
+  });
+
+  it('invalid policy options are refused up front, naming the option', () => {
+    expect(() => createCluster({ primary: postgres.primaryUrl, policy: 'strict' as never })).toThrow(
+      /cluster\.policy/,
+    );
+    expect(() =>
+      createCluster({ primary: postgres.primaryUrl, policy: { limiter: { maxQueue: { total: -1 } } } }),
+    ).toThrow(/maxQueue\.total/);
+    expect(() =>
+      createCluster({ primary: postgres.primaryUrl, policy: { breaker: { consecutiveFailures: -1 } } }),
+    ).toThrow(/consecutiveFailures/);
+  });
+
   it('background work is shed before interactive work under pressure', async () => {
     const db = createCluster({ primary: postgres.primaryUrl, pool: { max: 2, maxWaiting: 50 } });
     try {
