@@ -322,13 +322,16 @@ export class ComposedPolicy implements Policy {
           let breakerPermit = -1;
           try {
             const ctx = op ?? FIRST_ATTEMPT;
+            // The budget counts calls, not attempts: a retry that deposited would pay for a quarter of itself
+            // (at ratio 0.2 retries could reach 1 / (1 - 0.2) = 1.25x the calls instead of 1.2x).
+            const first = (op?.attempt ?? 1) === 1;
             let value: T;
             if (this.#wrapped) {
-              this.#deposit(start);
+              if (first) this.#deposit(start);
               value = await (breaker as Required<BreakerLike>).wrap(() => attempt(ctx));
             } else {
               if (breaker !== undefined) breakerPermit = breaker.acquire(start);
-              this.#deposit(start);
+              if (first) this.#deposit(start);
               value = await attempt(ctx);
             }
             const end = clock.now();

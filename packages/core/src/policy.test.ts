@@ -244,6 +244,33 @@ describe('createPolicy', () => {
     expect((last as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('the budget counts calls, not attempts: with every attempt failing, retries stay within ratio × calls', async () => {
+    const clock = new ManualClock();
+    const policy = createPolicy({
+      clock,
+      breaker: false,
+      limiter: false,
+      retry: {
+        maxAttempts: 4,
+        budget: { ratio: 0.2, minRetriesPerSec: 0, windowMs: 3_600_000 },
+        random: () => 0,
+      },
+    });
+    let attempts = 0;
+    const failing = () => {
+      attempts++;
+      return Promise.reject(refused());
+    };
+    for (let i = 0; i < 100; i++) {
+      const call = rejection(policy.execute(failing, { idempotent: true }));
+      await clock.advanceAsync(1_000); // every back-off has passed
+      await call;
+    }
+    // 100 calls pay for 20 retries. Were retries deposits too, they would pay for more: up to 25.
+    expect(attempts).toBe(120);
+    expect(policy.stats().counts.retries).toBe(20);
+  });
+
   it('rejects an invalid per-call option with BALLAST_INVALID_ARGUMENT naming it', async () => {
     const policy = createPolicy({ clock: new ManualClock() });
     const bad = await rejection(policy.execute(() => 1, { priority: 'urgent' as never }));
