@@ -251,12 +251,17 @@ export class ComposedPolicy implements Policy {
           this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }),
       );
     }
-    // One promise for the attempt and the race (op.race around the `.then` above took two more).
+    // The attempt and the race in two promises (op.race around the `.then` above took three).
     return racing.raceWith<T>((resolve, reject) => {
       pending.then(
         (value) => {
-          this.#succeeded(op, start, permit, breakerPermit);
-          resolve(value);
+          try {
+            this.#succeeded(op, start, permit, breakerPermit);
+            resolve(value);
+          } catch (error) {
+            // A breaker or limiter of the caller's that throws: the call fails with it instead of hanging.
+            reject(error);
+          }
         },
         (error: unknown) => {
           this.#slow(work, op, priority, idempotent, start, permit, { error, breakerPermit }).then(

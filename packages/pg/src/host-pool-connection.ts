@@ -37,7 +37,10 @@ interface ClientCallbackQuery {
 
 /** A statement pg runs as it is (not a submittable of ours, whose result arrives its own way). */
 function isPlainStatement(text: unknown): text is string | pg.QueryConfig {
-  return typeof text === 'string' || typeof (text as { submit?: unknown }).submit !== 'function';
+  if (typeof text === 'string') return true;
+  return (
+    typeof text === 'object' && text !== null && typeof (text as { submit?: unknown }).submit !== 'function'
+  );
 }
 
 const INF = Number.POSITIVE_INFINITY;
@@ -142,14 +145,30 @@ export class Conn implements Cover {
     // Its own callback, answering once: pg calls a callback twice when a parameter fails to serialize (the error,
     // then the empty result at the next ReadyForQuery), which a promise absorbs.
     let answered = false;
-    (this.client as unknown as ClientCallbackQuery).query(text, values, (error, result) => {
+    const answer = (error: unknown, result: pg.QueryResult<R> | undefined): void => {
       if (answered) return;
       answered = true;
       this.#pending--;
       this.#finishRunning();
-      if (error === null) done(undefined, result as pg.QueryResult<R>);
-      else done(error, undefined);
-    });
+      // pg calls this from its socket handler (or rethrows on nextTick): nothing may escape into it.
+      try {
+        done(error, result);
+      } catch (thrown) {
+        process.emitWarning(
+          `ballast: a statement's completion threw: ${String(thrown)}`,
+          'BallastListenerError',
+        );
+      }
+    };
+    try {
+      (this.client as unknown as ClientCallbackQuery).query(text, values, (error, result) => {
+        if (error === null) answer(undefined, result as pg.QueryResult<R>);
+        else answer(error, undefined);
+      });
+    } catch (error) {
+      // pg validates some arguments synchronously: the connection was never used.
+      answer(error, undefined);
+    }
   }
 
   /** Runs statements one at a time on this connection, in call order (pg would queue them anyway). */

@@ -165,7 +165,9 @@ export class Host {
     const ends =
       ctx.deadlineAt === Number.POSITIVE_INFINITY && callerSignal === undefined ? undefined : ctx.endSignal;
     this.outstanding++;
-    const conn = this.pool.tryAcquire();
+    // Only a statement that can still run takes the fast path; the pool's acquire answers the others (shed, aborted).
+    const conn =
+      ends?.aborted === true || ctx.deadlineAt <= this.#clock.now() ? undefined : this.pool.tryAcquire();
     if (conn === undefined) return this.#attemptQueued<R>(text, values, ctx, ends, start);
     return new Promise<pg.QueryResult<R>>((resolve, reject) => {
       conn.submit<R>(text, values, ctx.deadlineAt, ends, (error, result) => {
@@ -215,9 +217,16 @@ export class Host {
     this.latency.record(end - start, end);
   }
 
-  /** Routing cost: peak-EWMA latency × (outstanding + 1). */
+  /**
+   * Routing cost: peak-EWMA latency × (outstanding + 1), counting the statements waiting in the host's limiter
+   * too (`outstanding` counts those holding or awaiting a connection).
+   */
   cost(nowMs: number): number {
-    return replicaCost(this.latency.value(nowMs), this.outstanding);
+    const queued = (this.policy.limiter as { queued?: unknown } | undefined)?.queued;
+    return replicaCost(
+      this.latency.value(nowMs),
+      this.outstanding + (typeof queued === 'number' ? queued : 0),
+    );
   }
 
   async close(): Promise<void> {

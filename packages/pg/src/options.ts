@@ -237,13 +237,44 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   return resolved;
 }
 
-/** The objects are checked here; their fields by `@ballast/core` when each host builds its policy. */
+/**
+ * The objects are checked here; their fields by `@ballast/core` when each host builds its policy. Each host builds
+ * its own breaker, limit algorithm and estimator from these options: an instance would be shared by every host
+ * (one host's latency moving every host's limit), so instances are refused. Keys set to `undefined` are dropped,
+ * so they do not replace the host's own defaults.
+ */
 function hostPolicyOptions(policy: unknown): HostPolicyOptions {
   if (typeof policy !== 'object' || policy === null) throw invalid('cluster.policy', policy, 'an object');
   const { breaker, limiter } = policy as HostPolicyOptions;
   if (breaker !== undefined && (typeof breaker !== 'object' || breaker === null))
     throw invalid('cluster.policy.breaker', breaker, 'an options object');
+  if (typeof (breaker as { acquire?: unknown } | undefined)?.acquire === 'function')
+    throw invalid(
+      'cluster.policy.breaker',
+      'a breaker instance',
+      'breaker options (each host builds its own)',
+    );
   if (limiter !== undefined && (typeof limiter !== 'object' || limiter === null))
     throw invalid('cluster.policy.limiter', limiter, 'an options object');
-  return { breaker, limiter };
+  const l = limiter as Record<string, unknown> | undefined;
+  if (typeof (l as { tryAcquire?: unknown } | undefined)?.tryAcquire === 'function')
+    throw invalid(
+      'cluster.policy.limiter',
+      'a limiter instance',
+      'limiter options (each host builds its own)',
+    );
+  if (typeof l?.limit === 'object' && l.limit !== null)
+    throw invalid(
+      'cluster.policy.limiter.limit',
+      'an algorithm instance',
+      "a number or 'gradient2' | 'aimd' | 'vegas'",
+    );
+  if (typeof (l?.expectedServiceTime as { onSample?: unknown } | undefined)?.onSample === 'function')
+    throw invalid('cluster.policy.limiter.expectedServiceTime', 'an estimator instance', 'options or false');
+  return { breaker: defined(breaker), limiter: defined(limiter) };
+}
+
+function defined<T extends object>(o: T | undefined): T | undefined {
+  if (o === undefined) return undefined;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

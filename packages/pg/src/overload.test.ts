@@ -1,4 +1,4 @@
-import { isBallastError } from '@ballast/core';
+import { createCircuitBreaker, gradient2Limit, isBallastError } from '@ballast/core';
 import { describe, expect, inject, it } from 'vitest';
 import { createCluster } from './cluster.js';
 
@@ -44,8 +44,31 @@ describe('overload and credentials', () => {
       expect(await three(db)).toEqual(['ok', 'ok', 'BALLAST_SHED:queue-full']);
       expect(await three(defaults)).toEqual(['ok', 'ok', 'ok']);
       expect(db.stats().hosts[0]?.policy.limiter?.limit).toBe(1);
+      // A key set to undefined keeps the host's own limit (Gradient2 up to pool.max), not core's default.
+      const kept = createCluster({
+        primary: postgres.primaryUrl,
+        pool: { max: 4 },
+        policy: { limiter: { limit: undefined } },
+      });
+      expect(kept.stats().hosts[0]?.policy.limiter?.limit).toBe(4);
+      await kept.close();
     } finally {
       await Promise.all([db.close(), defaults.close()]);
+    }
+  });
+
+  it('a statement pg refuses before sending (no text) fails without keeping its connection', async () => {
+    const db = createCluster({ primary: postgres.primaryUrl, pool: { max: 2 } });
+    try {
+      await db.query('SELECT 1'); // warm: the next calls take the fast path
+      for (let i = 0; i < 6; i++) await expect(db.query(undefined as never)).rejects.toBeDefined();
+      const started = Date.now();
+      await expect(db.query('SELECT 1', [], { deadlineMs: 2_000 })).resolves.toMatchObject({ rowCount: 1 });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(db.stats().hosts[0]?.outstanding).toBe(0);
+      expect(db.stats().hosts[0]?.pool.busy).toBe(0);
+    } finally {
+      await db.close();
     }
   });
 
@@ -59,6 +82,15 @@ describe('overload and credentials', () => {
     expect(() =>
       createCluster({ primary: postgres.primaryUrl, policy: { breaker: { consecutiveFailures: -1 } } }),
     ).toThrow(/consecutiveFailures/);
+    // Instances would be shared by every host: refused.
+    const shared = { breaker: createCircuitBreaker() } as never;
+    expect(() => createCluster({ primary: postgres.primaryUrl, policy: shared })).toThrow(
+      /cluster\.policy\.breaker/,
+    );
+    const limit = { limiter: { limit: gradient2Limit() } } as never;
+    expect(() => createCluster({ primary: postgres.primaryUrl, policy: limit })).toThrow(
+      /cluster\.policy\.limiter\.limit/,
+    );
   });
 
   it('background work is shed before interactive work under pressure', async () => {

@@ -168,7 +168,7 @@ export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit 
   /** One (possibly windowed) sample: the drift guard's probe, then the gradient step. */
   function update(rttMs: number, inflight: number): void {
     if (guard && noLoadRtt > 0 && ++sinceProbe >= probeInterval) {
-      // The clock is read here only, once per `probeInterval` samples.
+      // Without a window the clock is read here only, once per `probeInterval` samples.
       const now = clock.now();
       if (now - lastProbeAt >= probeMinIntervalMs) {
         lastProbeAt = now;

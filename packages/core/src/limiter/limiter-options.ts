@@ -57,8 +57,9 @@ export interface LimiterOptions {
   /** Queue bound: a number is the total over all priorities. @default 1000 */
   maxQueue?: number | MaxQueueOptions | undefined;
   /**
-   * CoDel on each priority queue, or `false` to disable. Besides head drops, it sheds newcomers on arrival
-   * (`'limit'`) whose expected wait exceeds the interval, or the target while a standing queue exists.
+   * CoDel on each priority queue, or `false` to disable. Besides head drops, while calls arrive faster than they
+   * are served it sheds newcomers on arrival (`'limit'`) whose expected wait exceeds the interval, or — while a
+   * standing queue exists — the target or one expected service time, whichever is longer.
    * @default { targetMs: 5, intervalMs: 100 }
    */
   codel?: CoDelOptions | false | undefined;

@@ -1,14 +1,14 @@
 /**
- * Retry with decorrelated jitter and a Finagle-style retry budget.
+ * Retry with decorrelated jitter and a retry budget.
  *
  * - {@link createRetry} builds the policy `createPolicy` consults between attempts: `decide()` returns a delay
  *   in ms, or a negative `NO_RETRY_*` constant saying why not. It never retries a call not marked idempotent
  *   after an ambiguous failure, never sleeps past the deadline, and pays every retry from a budget.
- * - {@link createRetryBudget} caps retries (and hedges) at `ratio × requests + minRetriesPerSec × window` per
+ * - {@link createRetryBudget} caps retries (and hedges) at `max(ratio × calls, minRetriesPerSec × window)` per
  *   sliding window; share one instance between retry and hedging.
  *
  * @example
- * const budget = createRetryBudget();                     // 20 % + 10/s over 10 s
+ * const budget = createRetryBudget();                     // 20 %, at least 10/s, over 10 s
  * const retry = createRetry({ maxAttempts: 3, budget });
  * budget.deposit(now);                                     // once per logical request
  * const delayMs = retry.decide(error, 1, false, Infinity, now, 0);
