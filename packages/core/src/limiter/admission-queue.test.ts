@@ -287,6 +287,22 @@ describe('admission queue', () => {
     expect(limiter.queued).toBe(10);
   });
 
+  it('while a lower priority waits, a higher one is shed only for its deadline: the lower one is shed instead', async () => {
+    const { clock, limiter, log, track } = setup({ limit: 10, expectedServiceTime: { initialMs: 100 } });
+    for (let i = 0; i < 9; i++) limiter.tryAcquire('interactive'); // with setup's permit: the limit is full
+    for (let i = 0; i < 3; i++) track(`b${i}`, 'batch', 10_000);
+    for (let i = 0; i < 3; i++) track(`a${i}`, 'interactive', 10_000);
+    clock.advance(60);
+    for (let i = 0; i < 3; i++) track(`c${i}`, 'batch', 10_000);
+    clock.advance(50); // standing, and overloaded: calls kept arriving and none was served
+    // Up to 14 interactive waiters ahead: 140 ms, past one service time, but batch waits and can be shed instead.
+    for (let i = 0; i < 12; i++) track(`i${i}`, 'interactive', 10_000);
+    track('late-batch', 'batch', 10_000);
+    await flushMicrotasks();
+    expect(log).toEqual(['late-batch:limit']);
+    expect(limiter.stats().queuedByPriority).toMatchObject({ interactive: 15, batch: 6 });
+  });
+
   it('a standing queue served as fast as calls arrive (more callers than the limit) is not shed', async () => {
     const { clock, limiter, log, track, held } = setup({ expectedServiceTime: { initialMs: 2 } });
     let current = held;

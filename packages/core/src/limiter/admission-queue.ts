@@ -157,6 +157,7 @@ export class AdmissionQueue {
       if (
         codel &&
         this.#overloaded &&
+        !this.#lowerWaiting(p) &&
         (waitMs > this.#intervalMs || (waitMs + slotMs > this.#allowedWait() && this.standing(p, now)))
       )
         return 'limit';
@@ -195,7 +196,7 @@ export class AdmissionQueue {
       const excess = this.#allowedWait() - this.#targetMs;
       const drop = codel?.shouldDrop(now, sojourn - excess, this.queuedBy[p] as number) === true;
       this.#roll(now);
-      if (drop && this.#overloaded) {
+      if (drop && this.#overloaded && !this.#lowerWaiting(p)) {
         this.#shedWaiter(head, 'limit');
         continue;
       }
@@ -219,6 +220,16 @@ export class AdmissionQueue {
       this.#winTakes++;
       return w;
     }
+  }
+
+  /**
+   * Waiters of a lower priority than `p` are queued. While there are, overload is relieved by shedding them (their
+   * own CoDel does), not `p`'s calls: `p` is shed only for its deadline. Served first, `p`'s wait is what its own
+   * queue and its share of the limit make it.
+   */
+  #lowerWaiting(p: number): boolean {
+    for (let q = LOWEST; q > p; q--) if ((this.queuedBy[q] as number) > 0) return true;
+    return false;
   }
 
   #evictBelow(p: number): boolean {
