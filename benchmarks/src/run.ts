@@ -55,26 +55,46 @@ function resolveGc(): () => void {
  * Progress on a TTY (never in CI or when piped): the scenario, its elapsed time and its latest message, redrawn
  * every 250 ms so the clock moves while a phase runs.
  */
-function progressWriter(): { start(name: string): void; progress(message: string): void; clear(): void } {
+function progressWriter(): {
+  start(name: string): void;
+  progress(message: string): void;
+  answered(): void;
+  clear(): void;
+} {
   const enabled = process.stdout.isTTY === true && !process.env.CI;
   let shown = false;
   let scenario = '';
   let message = '';
   let startedAt = 0;
   let timer: NodeJS.Timeout | undefined;
-  const draw = (): void => {
+  // Answers counted per 250 ms redraw; the last four make the live goodput.
+  let answers = 0;
+  const lastSecond: number[] = [];
+  const draw = (tick = false): void => {
+    if (tick) {
+      lastSecond.push(answers);
+      answers = 0;
+      if (lastSecond.length > 4) lastSecond.shift();
+    }
     const width = Math.max(20, (process.stdout.columns ?? 80) - 1);
     const elapsed = ((performance.now() - startedAt) / 1000).toFixed(1);
-    process.stdout.write(`\r\x1b[2K${`${scenario} ${elapsed} s: ${message}`.slice(0, width)}`);
+    const goodput = lastSecond.reduce((a, b) => a + b, 0);
+    const live = goodput > 0 ? ` · ${goodput} answered/s` : '';
+    process.stdout.write(`\r\x1b[2K${`${scenario} ${elapsed} s: ${message}${live}`.slice(0, width)}`);
     shown = true;
   };
   return {
+    answered() {
+      answers++;
+    },
     start(name) {
       scenario = name;
       message = 'starting';
+      answers = 0;
+      lastSecond.length = 0;
       startedAt = performance.now();
       if (!enabled) return;
-      timer ??= setInterval(draw, 250).unref();
+      timer ??= setInterval(() => draw(true), 250).unref();
       draw();
     },
     progress(m) {
@@ -143,7 +163,7 @@ async function main(): Promise<number> {
 
   for (const name of requested) {
     const scenario = await loadScenario(name);
-    const ctx: ScenarioContext = { ci, gc, progress: (m) => ui.progress(m) };
+    const ctx: ScenarioContext = { ci, gc, progress: (m) => ui.progress(m), answered: () => ui.answered() };
     ui.start(name);
     const startedAt = new Date();
     const t0 = performance.now();

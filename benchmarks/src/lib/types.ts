@@ -75,6 +75,8 @@ export interface ScenarioContext {
   ci: boolean;
   /** Progress for humans; a no-op unless stdout is a TTY outside CI. */
   progress(message: string): void;
+  /** One call answered within its deadline: the terminal shows the live goodput (answers in the last second). */
+  answered(): void;
   /** Forces a full garbage collection (no-op when unavailable). */
   gc(): void;
 }

@@ -196,7 +196,13 @@ async function warmUp(client: Client, connections: () => number): Promise<void> 
   while (connections() < POOL && performance.now() < until) await closedLoop(POOL, 200, () => client.call());
 }
 
-async function runVariant(variant: Variant, baseUrl: string, port: number, settings: Settings) {
+async function runVariant(
+  variant: Variant,
+  baseUrl: string,
+  port: number,
+  settings: Settings,
+  onAnswer: () => void,
+) {
   const { proxy, url } = await startProxy(baseUrl, port);
   await proxy.set({ latencyMs: LATENCY_MS });
   const client = variant.make(url);
@@ -231,6 +237,7 @@ async function runVariant(variant: Variant, baseUrl: string, port: number, setti
           if (frozen) return;
           req.ms = performance.now() - req.t0;
           req.outcome = req.ms <= DEADLINE_MS ? 'ok' : 'late';
+          if (req.outcome === 'ok') onAnswer();
         },
         (error: unknown) => {
           if (frozen) return;
@@ -393,7 +400,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     for (const variant of VARIANTS) {
       ctx.progress(`${variant.label} (${settings.loadMs / 1000} s at ${RATE}/s)`);
       ctx.gc();
-      const r = await runVariant(variant, pgc.primary.url, port, settings);
+      const r = await runVariant(variant, pgc.primary.url, port, settings, ctx.answered);
       runs.push({ variant, r });
       const m = metricsOf(r, capacity, settings.drainCapMs);
       metrics[variant.id] = m;

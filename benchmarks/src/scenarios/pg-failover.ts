@@ -104,7 +104,7 @@ interface Op {
 }
 
 /** One variant on a cluster of its own (a failover cannot be undone): load, kill, promote, load. */
-async function runVariant(variant: Variant, settings: Settings) {
+async function runVariant(variant: Variant, settings: Settings, onAnswer: () => void) {
   return withPostgres([{ replicas: 1 }], async ([pgc]) => {
     if (pgc === undefined) throw new Error('no cluster');
     const replicaUrl = pgc.replicas[0]?.url;
@@ -130,6 +130,7 @@ async function runVariant(variant: Variant, settings: Settings) {
           () => {
             op.ms = performance.now() - t0 - op.t;
             op.ok = true;
+            onAnswer();
           },
           (error: unknown) => {
             op.ms = performance.now() - t0 - op.t;
@@ -233,7 +234,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const runs: { variant: Variant; r: Run }[] = [];
   for (const variant of VARIANTS) {
     ctx.progress(`${variant.label}: starting a primary + replica, then load, kill, promote`);
-    runs.push({ variant, r: await runVariant(variant, settings) });
+    runs.push({ variant, r: await runVariant(variant, settings, ctx.answered) });
   }
   const metrics = Object.fromEntries(runs.map(({ variant, r }) => [variant.id, metricsOf(r)]));
   const rows: ResultRow[] = runs.map(({ variant }) => ({

@@ -127,6 +127,7 @@ async function runVariant(
   primaryPort: number,
   replicaUrl: string,
   settings: Settings,
+  onAnswer: () => void,
 ) {
   const { proxy, url } = await startProxy(primaryUrl, primaryPort);
   const client = await variant.make(url, replicaUrl);
@@ -149,6 +150,7 @@ async function runVariant(
         () => {
           op.ms = performance.now() - op.t0;
           op.ok = true;
+          onAnswer();
         },
         (error: unknown) => {
           op.ms = performance.now() - op.t0;
@@ -311,7 +313,14 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       const total = (settings.beforeMs + settings.outageMs + settings.afterMs) / 1000;
       ctx.progress(`${variant.label} (${total} s, primary blackholed for ${settings.outageMs / 1000} s)`);
       ctx.gc();
-      const r = await runVariant(variant, pgc.primary.url, pgc.primary.port, replicaUrl, settings);
+      const r = await runVariant(
+        variant,
+        pgc.primary.url,
+        pgc.primary.port,
+        replicaUrl,
+        settings,
+        ctx.answered,
+      );
       runs.push({ variant, r });
       const m = metricsOf(r);
       metrics[variant.id] = m;

@@ -180,6 +180,7 @@ async function runVariant(
   variant: Variant,
   pgc: PostgresCluster,
   settings: (typeof SETTINGS)[keyof typeof SETTINGS],
+  onAnswer: () => void,
 ): Promise<{ reads: ReadResult[]; sessions: SessionResult[]; spikeAt: number; resumeAt: number }> {
   const replicaUrl = pgc.replicas[0]?.url;
   if (replicaUrl === undefined) throw new Error('no replica');
@@ -206,6 +207,7 @@ async function runVariant(
       pending.push(
         client.eventual().then(
           (row) => {
+            onAnswer();
             reads.push({
               t,
               ms: performance.now() - t0 - t,
@@ -290,7 +292,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         ctx.progress(
           `${variant.label}: ${(settings.beforeMs + settings.spikeMs + settings.afterMs) / 1000} s of load`,
         );
-        const r = await runVariant(variant, pgc, settings);
+        const r = await runVariant(variant, pgc, settings, ctx.answered);
         if (chart.faults.length === 0) {
           chart.faults.push({ fromS: r.spikeAt / 1000, toS: r.resumeAt / 1000, label: 'replay paused' });
         }
