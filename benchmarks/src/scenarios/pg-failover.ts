@@ -6,19 +6,17 @@
  */
 
 import { isBallastError } from '@ballast/core';
-import { createCluster } from '@ballast/pg';
 import { openLoop } from '../lib/open-loop.js';
 import {
   countKinds,
   describeCounts,
-  endPool,
   errorKind,
   p50p99,
-  rawPool,
   sleepMs,
   waitUntil,
   withPostgres,
 } from '../lib/pg-bench.js';
+import { type PrimaryFaultVariant, primaryFaultVariants } from '../lib/primary-fault-variants.js';
 import { round } from '../lib/stats.js';
 import { binnedSeries, p99, perSecond } from '../lib/timeline-series.js';
 import type { Bar, ResultRow, ScenarioContext, ScenarioResult, TimelineChart } from '../lib/types.js';
@@ -39,60 +37,9 @@ const SETTINGS = {
 } as const;
 type Settings = (typeof SETTINGS)[keyof typeof SETTINGS];
 
-const WRITE = 'INSERT INTO failover (v) VALUES ($1)';
-const READ = 'SELECT v FROM failover ORDER BY id DESC LIMIT 1';
+type Variant = PrimaryFaultVariant;
 
-interface Client {
-  write(i: number): Promise<unknown>;
-  read(): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-interface Variant {
-  id: string;
-  label: string;
-  config: string;
-  make(primaryUrl: string, replicaUrl: string): Promise<Client>;
-}
-
-const VARIANTS: Variant[] = [
-  {
-    id: 'raw',
-    label: 'raw pg.Pool ×2 (2 s timeouts)',
-    config: `new pg.Pool({ max: 10, connectionTimeoutMillis: ${TIMEOUT_MS}, query_timeout: ${TIMEOUT_MS} }) for the primary and one for the replica`,
-    async make(primaryUrl, replicaUrl) {
-      const options = { max: 10, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS };
-      const primary = rawPool({ connectionString: primaryUrl, ...options });
-      const replica = rawPool({ connectionString: replicaUrl, ...options });
-      return {
-        write: (i) => primary.query(WRITE, [i]),
-        read: () => replica.query(READ),
-        close: async () => {
-          await Promise.all([endPool(primary), endPool(replica)]);
-        },
-      };
-    },
-  },
-  {
-    id: 'ballast',
-    label: 'ballast cluster',
-    config: `createCluster({ primary, replicas: [replica], timeoutMs: ${TIMEOUT_MS}, pool: { max: 10 } }); db.write(); db.read() (eventual)`,
-    async make(primaryUrl, replicaUrl) {
-      const db = createCluster({
-        primary: primaryUrl,
-        replicas: [replicaUrl],
-        timeoutMs: TIMEOUT_MS,
-        pool: { max: 10 },
-      });
-      await waitUntil(() => db.stats().hosts.every((h) => h.healthy), 5000, 20);
-      return {
-        write: (i) => db.write(WRITE, [i]),
-        read: () => db.read(READ),
-        close: () => db.close(),
-      };
-    },
-  },
-];
+const VARIANTS = primaryFaultVariants('failover', TIMEOUT_MS);
 
 interface Op {
   kind: 'write' | 'read';

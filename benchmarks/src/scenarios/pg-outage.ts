@@ -4,21 +4,19 @@
  */
 
 import { isBallastError } from '@ballast/core';
-import { createCluster } from '@ballast/pg';
 import { openLoop } from '../lib/open-loop.js';
 import {
   countKinds,
   describeCounts,
-  endPool,
   errorKind,
   p50p99,
   percentiles,
-  rawPool,
   sleepMs,
   startProxy,
   waitUntil,
   withPostgres,
 } from '../lib/pg-bench.js';
+import { type PrimaryFaultVariant, primaryFaultVariants } from '../lib/primary-fault-variants.js';
 import { round } from '../lib/stats.js';
 import { binnedSeries, p99, perSecond } from '../lib/timeline-series.js';
 import type { Bar, ResultRow, ScenarioContext, ScenarioResult, TimelineChart } from '../lib/types.js';
@@ -42,75 +40,9 @@ const GOALS = { writeFailP99Ms: 5, readOkShare: 0.999, recoveryMs: 1000, knownWi
 
 type Kind = 'write' | 'read';
 
-interface Client {
-  write(i: number): Promise<unknown>;
-  read(): Promise<unknown>;
-  /** The primary's pool and limiter, for the timeline (Ballast only). */
-  state?(): Record<string, number | string | null>;
-  close(): Promise<void>;
-}
+type Variant = PrimaryFaultVariant;
 
-interface Variant {
-  id: string;
-  label: string;
-  config: string;
-  make(primaryUrl: string, replicaUrl: string): Promise<Client>;
-}
-
-const WRITE = 'INSERT INTO outage (v) VALUES ($1)';
-const READ = 'SELECT v FROM outage ORDER BY id DESC LIMIT 1';
-
-const VARIANTS: Variant[] = [
-  {
-    id: 'raw',
-    label: 'raw pg.Pool ×2 (2 s timeouts)',
-    config: `new pg.Pool({ max: 10, connectionTimeoutMillis: ${TIMEOUT_MS}, query_timeout: ${TIMEOUT_MS} }) for the primary and one for the replica`,
-    async make(primaryUrl, replicaUrl) {
-      const options = { max: 10, connectionTimeoutMillis: TIMEOUT_MS, query_timeout: TIMEOUT_MS };
-      const primary = rawPool({ connectionString: primaryUrl, ...options });
-      const replica = rawPool({ connectionString: replicaUrl, ...options });
-      return {
-        write: (i) => primary.query(WRITE, [i]),
-        read: () => replica.query(READ),
-        close: async () => {
-          await Promise.all([endPool(primary), endPool(replica)]);
-        },
-      };
-    },
-  },
-  {
-    id: 'ballast',
-    label: 'ballast cluster',
-    config: `createCluster({ primary, replicas: [replica], timeoutMs: ${TIMEOUT_MS}, pool: { max: 10 } }); db.write(); db.read() (eventual)`,
-    async make(primaryUrl, replicaUrl) {
-      const db = createCluster({
-        primary: primaryUrl,
-        replicas: [replicaUrl],
-        timeoutMs: TIMEOUT_MS,
-        pool: { max: 10 },
-      });
-      await waitUntil(() => db.stats().hosts.every((h) => h.healthy), 5000, 20);
-      return {
-        write: (i) => db.write(WRITE, [i]),
-        read: () => db.read(READ),
-        state() {
-          const stats = db.stats();
-          const h = stats.hosts[0];
-          return {
-            primaryKnown: stats.primary === undefined ? 0 : 1,
-            connections: h?.pool.total ?? null,
-            connecting: h?.pool.connecting ?? null,
-            busy: h?.pool.busy ?? null,
-            waiting: h?.pool.waiting ?? null,
-            limit: round(Number(h?.policy.limiter?.limit ?? Number.NaN), 1),
-            breaker: String(h?.policy.breaker?.state ?? '–'),
-          };
-        },
-        close: () => db.close(),
-      };
-    },
-  },
-];
+const VARIANTS = primaryFaultVariants('outage', TIMEOUT_MS);
 
 interface Op {
   kind: Kind;
