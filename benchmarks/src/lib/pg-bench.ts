@@ -138,3 +138,27 @@ export async function fanOut(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
+
+/**
+ * What `poolSize` closed-loop callers of `SELECT 1` get through a FaultProxy adding `latencyMs` each way in front of
+ * `baseUrl`: the capacity a scenario offers its multiple of, measured in the same run (per second).
+ */
+export async function capacityThroughProxy(
+  baseUrl: string,
+  port: number,
+  latencyMs: number,
+  poolSize: number,
+  ms: number,
+): Promise<number> {
+  const { proxy, url } = await startProxy(baseUrl, port);
+  const pool = rawPool({ connectionString: url, max: poolSize });
+  try {
+    await proxy.set({ latencyMs });
+    await closedLoop(poolSize, 600, () => pool.query('SELECT 1')); // opens the connections
+    const r = await closedLoop(poolSize, ms, () => pool.query('SELECT 1'));
+    return (r.done / r.ms) * 1000;
+  } finally {
+    await endPool(pool);
+    await proxy.close();
+  }
+}

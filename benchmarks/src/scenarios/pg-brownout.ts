@@ -9,6 +9,7 @@ import { bulkhead, TimeoutStrategy, timeout, wrap } from 'cockatiel';
 import CircuitBreaker from 'opossum';
 import { openLoop } from '../lib/open-loop.js';
 import {
+  capacityThroughProxy,
   closedLoop,
   countKinds,
   describeCounts,
@@ -175,18 +176,6 @@ interface Request {
   ms: number;
   outcome: Outcome | undefined;
   kind?: string;
-}
-
-/** Closed loop of {@link POOL} callers through the proxy on a raw pg.Pool: the capacity the link really allows. */
-async function measureCapacity(url: string, ms: number): Promise<number> {
-  const pool = rawPool({ connectionString: url, max: POOL });
-  try {
-    await closedLoop(POOL, 600, () => pool.query('SELECT 1')); // opens the connections
-    const r = await closedLoop(POOL, ms, () => pool.query('SELECT 1'));
-    return (r.done / r.ms) * 1000;
-  } finally {
-    await endPool(pool);
-  }
 }
 
 /** Runs calls from {@link POOL} callers until the client holds {@link POOL} connections (or 6 s passed). */
@@ -384,14 +373,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     if (pgc === undefined) throw new Error('no cluster');
     const port = pgc.primary.port;
     ctx.progress('measuring the capacity through the proxy');
-    const cap = await startProxy(pgc.primary.url, port);
-    let capacity: number;
-    try {
-      await cap.proxy.set({ latencyMs: LATENCY_MS });
-      capacity = await measureCapacity(cap.url, settings.capacityMs);
-    } finally {
-      await cap.proxy.close();
-    }
+    const capacity = await capacityThroughProxy(pgc.primary.url, port, LATENCY_MS, POOL, settings.capacityMs);
     const rows: ResultRow[] = [];
     const errorRows: ResultRow[] = [];
     const metrics: Record<string, ReturnType<typeof metricsOf>> = {};

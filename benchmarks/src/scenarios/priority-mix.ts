@@ -7,11 +7,10 @@
 
 import { openLoop } from '../lib/open-loop.js';
 import {
+  capacityThroughProxy,
   closedLoop,
   countKinds,
   describeCounts,
-  endPool,
-  rawPool,
   startProxy,
   waitUntil,
   withPostgres,
@@ -56,18 +55,6 @@ const SETTINGS = {
 } as const;
 type Settings = (typeof SETTINGS)[keyof typeof SETTINGS];
 const VARIANTS = priorityVariants(POOL, DEADLINE_MS);
-
-/** Closed loop of {@link POOL} callers through the proxy on a raw pg.Pool: the capacity the link really allows. */
-async function measureCapacity(url: string, ms: number): Promise<number> {
-  const pool = rawPool({ connectionString: url, max: POOL });
-  try {
-    await closedLoop(POOL, 600, () => pool.query('SELECT 1')); // opens the connections
-    const r = await closedLoop(POOL, ms, () => pool.query('SELECT 1'));
-    return (r.done / r.ms) * 1000;
-  } finally {
-    await endPool(pool);
-  }
-}
 
 /** Runs interactive calls from {@link POOL} callers until the client holds {@link POOL} connections (or 6 s passed). */
 async function warmUp(client: Client): Promise<void> {
@@ -136,14 +123,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     if (pgc === undefined) throw new Error('no cluster');
     const port = pgc.primary.port;
     ctx.progress('measuring the capacity through the proxy');
-    const cap = await startProxy(pgc.primary.url, port);
-    let capacity: number;
-    try {
-      await cap.proxy.set({ latencyMs: LATENCY_MS });
-      capacity = await measureCapacity(cap.url, settings.capacityMs);
-    } finally {
-      await cap.proxy.close();
-    }
+    const capacity = await capacityThroughProxy(pgc.primary.url, port, LATENCY_MS, POOL, settings.capacityMs);
     const runs: (VariantRun & { id: string; label: string })[] = [];
     const metrics: Record<string, Record<MixPriority | 'all', MixMetrics>> = {};
     const raw: Record<string, unknown> = { capacityPerSec: capacity };

@@ -65,48 +65,47 @@ interface Variant {
 
 const POOL = 16;
 
+/**
+ * Two raw pools, writes on the primary and eventual reads on the replica; a session's read-back goes to the replica,
+ * or with `sessionReadsOnPrimary` to the primary (a read right after the write is always inside a Rails window).
+ */
+function rawPools(id: string, label: string, config: string, sessionReadsOnPrimary: boolean): Variant {
+  return {
+    id,
+    label,
+    config,
+    async make(primaryUrl, replicaUrl) {
+      const primary = rawPool({ connectionString: primaryUrl, max: POOL });
+      const replica = rawPool({ connectionString: replicaUrl, max: POOL });
+      const sessionReads = sessionReadsOnPrimary ? primary : replica;
+      return {
+        eventual: async () => (await replica.query<EventualRow>(EVENTUAL_READ)).rows[0] as EventualRow,
+        async session(i) {
+          const { rows } = await primary.query<{ id: string }>(INSERT, [i]);
+          const r = await sessionReads.query<{ found: boolean }>(SESSION_READ, [rows[0]?.id]);
+          return r.rows[0]?.found === true;
+        },
+        close: async () => {
+          await Promise.all([endPool(primary), endPool(replica)]);
+        },
+      };
+    },
+  };
+}
+
 const VARIANTS: Variant[] = [
-  {
-    id: 'random-replica',
-    label: 'random replica (withReplicas)',
-    config: 'writes on a primary pg.Pool; every read on a replica pg.Pool (1 replica here), whatever its lag',
-    async make(primaryUrl, replicaUrl) {
-      const primary = rawPool({ connectionString: primaryUrl, max: POOL });
-      const replica = rawPool({ connectionString: replicaUrl, max: POOL });
-      return {
-        eventual: async () => (await replica.query<EventualRow>(EVENTUAL_READ)).rows[0] as EventualRow,
-        async session(i) {
-          const { rows } = await primary.query<{ id: string }>(INSERT, [i]);
-          const r = await replica.query<{ found: boolean }>(SESSION_READ, [rows[0]?.id]);
-          return r.rows[0]?.found === true;
-        },
-        close: async () => {
-          await Promise.all([endPool(primary), endPool(replica)]);
-        },
-      };
-    },
-  },
-  {
-    id: 'primary-window',
-    label: '2 s primary window (Rails)',
-    config: `a session's reads go to the primary for ${WINDOW_MS} ms after its write; eventual reads to the replica`,
-    async make(primaryUrl, replicaUrl) {
-      const primary = rawPool({ connectionString: primaryUrl, max: POOL });
-      const replica = rawPool({ connectionString: replicaUrl, max: POOL });
-      return {
-        eventual: async () => (await replica.query<EventualRow>(EVENTUAL_READ)).rows[0] as EventualRow,
-        async session(i) {
-          const { rows } = await primary.query<{ id: string }>(INSERT, [i]);
-          // Read right after the write: always inside the window, so always on the primary.
-          const r = await primary.query<{ found: boolean }>(SESSION_READ, [rows[0]?.id]);
-          return r.rows[0]?.found === true;
-        },
-        close: async () => {
-          await Promise.all([endPool(primary), endPool(replica)]);
-        },
-      };
-    },
-  },
+  rawPools(
+    'random-replica',
+    'random replica (withReplicas)',
+    'writes on a primary pg.Pool; every read on a replica pg.Pool (1 replica here), whatever its lag',
+    false,
+  ),
+  rawPools(
+    'primary-window',
+    '2 s primary window (Rails)',
+    `a session's reads go to the primary for ${WINDOW_MS} ms after its write; eventual reads to the replica`,
+    true,
+  ),
   {
     id: 'ballast',
     label: `ballast (maxReplicaLagMs ${BOUND_MS})`,
