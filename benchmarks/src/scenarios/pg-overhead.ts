@@ -120,7 +120,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           `of two identical raw pools; the second measured ${round(noise, 3)}x the first: differences of that size ` +
           'are noise.',
         'Without the server (pg.Client#query answering at once, `packages/pg/bench/wrapper-cost.ts`), Ballast costs ' +
-          '0.75–0.85x the CPU of pg.Pool per call and creates 5 promises per query (pg.Pool: 3; 16 before the callback path).',
+          '0.65–0.85x the CPU of pg.Pool per call and creates 2 promises per query (pg.Pool: 3; 16 before the callback path).',
         'CPU is the benchmark process only (process.cpuUsage user + system over the round / queries completed); the ' +
           'PostgreSQL server shares the same cores, so queries/s is bounded by both and moves with the client cost.',
         `Each round runs every variant for ${settings.roundMs} ms (${IN_FLIGHT} closed-loop callers), in a seeded ` +

@@ -4,9 +4,23 @@ import { type DeadlineWheel, deadlineWheelFor } from './deadline-wheel.js';
 import { abortedError, BallastError, deadlineError, invalidArgument, shedError } from './errors.js';
 import { type Hedge, type HedgeAdmit, runHedgedTracked } from './hedge/index.js';
 import type { LimiterStats } from './limiter/index.js';
-import { type AttemptContext, NEVER_ABORTED, NEVER_ENDS, Operation } from './operation.js';
+import {
+  type AttemptContext,
+  failWith,
+  NEVER_ABORTED,
+  NEVER_ENDS,
+  Operation,
+  type Recover,
+} from './operation.js';
 import { checkBoolean, checkNumber } from './options.js';
-import type { ExecuteOptions, Policy, PolicyCounts, PolicyStats, StatsSource } from './policy.js';
+import type {
+  CallbackWork,
+  ExecuteOptions,
+  Policy,
+  PolicyCounts,
+  PolicyStats,
+  StatsSource,
+} from './policy.js';
 import { NO_RETRY_BUDGET, type Retry, type RetryBudget } from './retry/index.js';
 import type { BreakerLike, LimiterLike, LimiterOutcome, LimiterPermit, Priority } from './types.js';
 
@@ -86,6 +100,22 @@ export class ComposedPolicy implements Policy {
   }
 
   execute<T>(work: Work<T>, options?: ExecuteOptions): Promise<T> {
+    return this.#call(work, false, options, undefined);
+  }
+
+  executeCallback<T>(work: CallbackWork<T>, options?: ExecuteOptions, recover?: Recover<T>): Promise<T> {
+    if (recover !== undefined && typeof recover !== 'function')
+      return Promise.reject(invalidArgument('recover', recover, 'a function'));
+    return this.#call(work, true, options, recover);
+  }
+
+  /** `callback` says which form `work` has; `recover` answers every way the call can fail. */
+  #call<T>(
+    work: Work<T> | CallbackWork<T>,
+    callback: boolean,
+    options: ExecuteOptions | undefined,
+    recover: Recover<T> | undefined,
+  ): Promise<T> {
     const now = this.clock.now();
     let deadlineMs = this.timeoutMs;
     let priority: Priority = 'interactive';
@@ -103,22 +133,22 @@ export class ComposedPolicy implements Policy {
         if (options.idempotent !== undefined) idempotent = checkBoolean('idempotent', options.idempotent);
         if (options.signal !== undefined) signal = checkSignal(options.signal);
       } catch (error) {
-        return Promise.reject(error);
+        return rejected(recover, error);
       }
     }
-    if (typeof work !== 'function') return Promise.reject(invalidArgument('work', work, 'a function'));
+    if (typeof work !== 'function') return rejected(recover, invalidArgument('work', work, 'a function'));
     this.counts.calls++;
     if (deadlineMs !== undefined && deadlineMs <= 0) {
       // A deadline computed from what is left of a request's budget may already be spent: never start it.
       this.counts.deadlineExceeded++;
-      return Promise.reject(deadlineError(this.name));
+      return rejected(recover, deadlineError(this.name));
     }
     if (signal?.aborted) {
       this.counts.aborted++;
-      return Promise.reject(abortedError(this.name, signal.reason));
+      return rejected(recover, abortedError(this.name, signal.reason));
     }
     if (deadlineMs === undefined && signal === undefined)
-      return this.#run(work, undefined, priority, idempotent, now);
+      return this.#run(work, callback, recover, undefined, priority, idempotent, now);
     const op = new Operation(
       this.name,
       this.clock,
@@ -128,11 +158,13 @@ export class ComposedPolicy implements Policy {
     );
     // Registered before the work starts, so a call that ends synchronously unregisters what it registered.
     op.arm(this.#wheel);
-    return this.#run(work, op, priority, idempotent, now);
+    return this.#run(work, callback, recover, op, priority, idempotent, now);
   }
 
   #run<T>(
-    work: Work<T>,
+    work: Work<T> | CallbackWork<T>,
+    callback: boolean,
+    recover: Recover<T> | undefined,
     op: Operation | undefined,
     priority: Priority,
     idempotent: boolean,
@@ -140,22 +172,39 @@ export class ComposedPolicy implements Policy {
   ): Promise<T> {
     if (op?.ended !== undefined) {
       op.settle();
-      return Promise.reject(op.ended);
+      return rejected(recover, op.ended);
     }
     const limiter = this.limiter;
-    if (limiter === undefined) return this.#start(work, op, priority, idempotent, start, undefined);
-    const permit = limiter.tryAcquire(priority);
-    if (permit === undefined) {
-      // Waiting for a permit behind calls the open breaker already gave up on would only delay the same answer.
-      const open = this.#openCircuit(start);
-      if (open !== undefined) {
-        this.counts.circuitOpen++;
-        op?.settle();
-        return Promise.reject(open);
-      }
-      return raced(op, this.#queue(work, op, priority, idempotent, limiter));
+    let permit: LimiterPermit | undefined;
+    if (limiter !== undefined) {
+      permit = limiter.tryAcquire(priority);
+      if (permit === undefined) return this.#wait(work, callback, recover, op, priority, idempotent, start);
     }
-    return this.#start(work, op, priority, idempotent, start, permit);
+    return callback
+      ? this.#startCallback(work as CallbackWork<T>, recover, op, priority, idempotent, start, permit)
+      : this.#start(work as Work<T>, op, priority, idempotent, start, permit);
+  }
+
+  /** The limit is full: fail at once if the breaker is open, else queue for a permit. */
+  #wait<T>(
+    work: Work<T> | CallbackWork<T>,
+    callback: boolean,
+    recover: Recover<T> | undefined,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    start: number,
+  ): Promise<T> {
+    // Waiting for a permit behind calls the open breaker already gave up on would only delay the same answer.
+    const open = this.#openCircuit(start);
+    if (open !== undefined) {
+      this.counts.circuitOpen++;
+      op?.settle();
+      return rejected(recover, open);
+    }
+    const limiter = this.limiter as LimiterLike;
+    const queued = raced(op, this.#queue(work, callback, op, priority, idempotent, limiter));
+    return recover === undefined ? queued : queued.then(undefined, recover);
   }
 
   /**
@@ -179,7 +228,8 @@ export class ComposedPolicy implements Policy {
   }
 
   async #queue<T>(
-    work: Work<T>,
+    work: Work<T> | CallbackWork<T>,
+    callback: boolean,
     op: Operation | undefined,
     priority: Priority,
     idempotent: boolean,
@@ -199,7 +249,19 @@ export class ComposedPolicy implements Policy {
       throw op.ended;
     }
     // Raced already (the caller raced this whole queued path).
-    return this.#start(work, op, priority, idempotent, this.clock.now(), permit, false);
+    const start = this.clock.now();
+    return callback
+      ? this.#startCallback(
+          work as CallbackWork<T>,
+          undefined,
+          op,
+          priority,
+          idempotent,
+          start,
+          permit,
+          false,
+        )
+      : this.#start(work as Work<T>, op, priority, idempotent, start, permit, false);
   }
 
   /**
@@ -271,6 +333,100 @@ export class ComposedPolicy implements Policy {
         },
       );
     });
+  }
+
+  /**
+   * {@link ComposedPolicy.#start} for callback work: the call's one promise is the race's (or a plain one), and
+   * the work's `done` settles it. Failures take the same slow path, with the work wrapped in a promise.
+   */
+  #startCallback<T>(
+    work: CallbackWork<T>,
+    recover: Recover<T> | undefined,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    start: number,
+    permit: LimiterPermit | undefined,
+    race = true,
+  ): Promise<T> {
+    const racing = race ? op : undefined;
+    if (this.#wrapped || (this.hedge !== undefined && idempotent)) {
+      const rest = raced(
+        racing,
+        this.#slow(promised(work), op, priority, idempotent, start, permit, undefined),
+      );
+      return recover === undefined ? rest : rest.then(undefined, recover);
+    }
+    const run = (resolve: (value: T | Promise<T>) => void, reject: (error: unknown) => void): void => {
+      const breaker = this.breaker;
+      let breakerPermit = -1;
+      let answered = false;
+      let threw = false;
+      const done = (error: unknown, value?: T): void => {
+        if (answered) return;
+        answered = true;
+        if (!threw && (error === undefined || error === null)) {
+          try {
+            this.#succeeded(op, start, permit, breakerPermit);
+          } catch (thrown) {
+            // A breaker or limiter of the caller's that throws: the call fails with it instead of hanging.
+            failWith(resolve, reject, recover, thrown);
+            return;
+          }
+          resolve(value as T);
+          return;
+        }
+        resolve(
+          this.#afterCallback(
+            work,
+            recover,
+            racing,
+            op,
+            priority,
+            idempotent,
+            start,
+            permit,
+            error,
+            breakerPermit,
+          ),
+        );
+      };
+      try {
+        if (breaker !== undefined) breakerPermit = breaker.acquire(start);
+        this.#deposit(start);
+        work(op ?? FIRST_ATTEMPT, done);
+      } catch (error) {
+        threw = true;
+        done(error);
+      }
+    };
+    return racing === undefined ? new Promise<T>(run) : racing.raceWith<T>(run, recover);
+  }
+
+  /**
+   * A failed first attempt of callback work: the slow path (retries, counts, permits), then `recover` — unless
+   * the race already answered the call with it (the deadline or the caller ended it first): never twice.
+   */
+  #afterCallback<T>(
+    work: CallbackWork<T>,
+    recover: Recover<T> | undefined,
+    racing: Operation | undefined,
+    op: Operation | undefined,
+    priority: Priority,
+    idempotent: boolean,
+    start: number,
+    permit: LimiterPermit | undefined,
+    error: unknown,
+    breakerPermit: number,
+  ): Promise<T> {
+    const rest = this.#slow(promised(work), op, priority, idempotent, start, permit, {
+      error,
+      breakerPermit,
+    });
+    if (recover === undefined) return rest;
+    return rest.then(undefined, (failure: unknown) =>
+      racing?.ended === undefined ? recover(failure) : (undefined as T),
+    );
   }
 
   #deposit(now: number): void {
@@ -441,6 +597,23 @@ export class ComposedPolicy implements Policy {
 /** `work` raced against the operation's deadline and the caller's signal (as is without an operation). */
 function raced<T>(op: Operation | undefined, work: Promise<T>): Promise<T> {
   return op === undefined ? work : op.race(work);
+}
+
+/** A failed call: `recover(error)` when there is one, else the rejection. */
+function rejected<T>(recover: Recover<T> | undefined, error: unknown): Promise<T> {
+  if (recover === undefined) return Promise.reject(error);
+  return new Promise<T>((resolve, reject) => failWith(resolve, reject, recover, error));
+}
+
+/** Callback work as promise work, for the paths that retry or hedge it. */
+function promised<T>(work: CallbackWork<T>): Work<T> {
+  return (ctx) =>
+    new Promise<T>((resolve, reject) => {
+      work(ctx, (error, value) => {
+        if (error === undefined || error === null) resolve(value as T);
+        else reject(error);
+      });
+    });
 }
 
 function isThenable<T>(value: unknown): value is PromiseLike<T> {

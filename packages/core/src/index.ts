@@ -87,7 +87,14 @@ export type { AttemptContext, EndListener, EndSignal } from './operation.js';
 export { NEVER_ABORTED, NEVER_ENDS } from './operation.js';
 /** Option validators for driver packages (they throw `BALLAST_INVALID_ARGUMENT` naming the option). */
 export { checkInteger, checkNumber } from './options.js';
-export type { ExecuteOptions, Policy, PolicyCounts, PolicyOptions, PolicyStats } from './policy.js';
+export type {
+  CallbackWork,
+  ExecuteOptions,
+  Policy,
+  PolicyCounts,
+  PolicyOptions,
+  PolicyStats,
+} from './policy.js';
 export { createPolicy } from './policy.js';
 // Retry and retry budget
 export type {

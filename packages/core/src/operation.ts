@@ -72,6 +72,9 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
   #wheel: DeadlineWheel | undefined = undefined;
   #controller: AbortController | undefined = undefined;
   #reject: ((error: unknown) => void) | undefined = undefined;
+  /** With a `recover` in {@link Operation.raceWith}: the race's resolve and the recovery its ending goes to. */
+  #resolve: ((value: unknown) => void) | undefined = undefined;
+  #recover: Recover<unknown> | undefined = undefined;
   #onCallerAbort: (() => void) | undefined = undefined;
   /** Wakes a back-off sleep early when the call ends. */
   #wake: (() => void) | undefined = undefined;
@@ -164,14 +167,24 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
 
   /**
    * {@link Operation.race} for work that settles through `start`'s functions: one promise instead of two.
-   * `start` runs synchronously and must call `resolve` or `reject` once the work is done.
+   * `start` runs synchronously and must call `resolve` or `reject` once the work is done. With `recover`, the
+   * deadline's or the caller's ending is answered by `recover(error)` instead of rejecting.
    */
-  raceWith<T>(start: (resolve: (value: T) => void, reject: (error: unknown) => void) => void): Promise<T> {
+  raceWith<T>(
+    start: (resolve: (value: T | Promise<T>) => void, reject: (error: unknown) => void) => void,
+    recover?: Recover<T>,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       start(resolve, reject);
       if (this.settled) return;
-      if (this.ended !== undefined) reject(this.ended);
-      else this.#reject = reject;
+      if (this.ended !== undefined) failWith(resolve, reject, recover, this.ended);
+      else {
+        this.#reject = reject;
+        if (recover !== undefined) {
+          this.#resolve = resolve as (value: unknown) => void;
+          this.#recover = recover as Recover<unknown>;
+        }
+      }
     });
   }
 
@@ -195,6 +208,8 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
     if (this.settled) return;
     this.settled = true;
     this.#reject = undefined;
+    this.#resolve = undefined;
+    this.#recover = undefined;
     this.#wheel?.remove(this);
     if (this.#onCallerAbort !== undefined) {
       this.callerSignal?.removeEventListener('abort', this.#onCallerAbort);
@@ -210,8 +225,16 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
       else this.endings.aborted++;
     }
     this.#controller?.abort(error);
-    this.#reject?.(error);
-    this.#reject = undefined;
+    const reject = this.#reject;
+    if (reject !== undefined) {
+      const resolve = this.#resolve;
+      const recover = this.#recover;
+      this.#reject = undefined;
+      this.#resolve = undefined;
+      this.#recover = undefined;
+      if (resolve === undefined) reject(error);
+      else failWith(resolve, reject, recover, error);
+    }
     this.#wake?.();
     const event = { type: 'abort' as const };
     const one = this.#listener;
@@ -220,6 +243,27 @@ export class Operation implements AttemptContext, Expirable, EndSignal {
     this.#listeners = undefined;
     if (one !== undefined) notify(one, event);
     if (more !== undefined) for (const l of more) notify(l, event);
+  }
+}
+
+/** What answers a failed call in place of its rejection (a fallback); a throw from it rejects. */
+export type Recover<T> = (error: unknown) => Promise<T> | T;
+
+/** Settles a failed call: with `recover(error)` when there is one (a throw from it rejects), else rejects. */
+export function failWith<T>(
+  resolve: (value: T | Promise<T>) => void,
+  reject: (error: unknown) => void,
+  recover: Recover<T> | undefined,
+  error: unknown,
+): void {
+  if (recover === undefined) {
+    reject(error);
+    return;
+  }
+  try {
+    resolve(recover(error));
+  } catch (thrown) {
+    reject(thrown);
   }
 }
 

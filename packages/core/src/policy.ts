@@ -73,6 +73,12 @@ export interface StatsSource<S> {
   stats?(nowMs?: number): S;
 }
 
+/**
+ * Work of {@link Policy.executeCallback}: starts the attempt and calls `done` once with its outcome (`error`
+ * `null` or `undefined` for success).
+ */
+export type CallbackWork<T> = (ctx: AttemptContext, done: (error: unknown, value?: T) => void) => void;
+
 /** A composed policy: deadline → admission/limiter → breaker → retry/hedge → your work. */
 export interface Policy {
   readonly name: string;
@@ -91,6 +97,18 @@ export interface Policy {
    *   for bad per-call options; otherwise the work's own error, unchanged.
    */
   execute<T>(work: (ctx: AttemptContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T>;
+  /**
+   * {@link Policy.execute} for work that answers through a callback — `done(null, value)` or `done(error)`,
+   * once — as drivers with a callback API do: one promise per call instead of two. With `recover`, a call that
+   * fails for any reason (shed, open circuit, deadline, abort, the work's error after retries) is answered by
+   * `recover(error)` instead of rejecting: a fallback that costs no promise when the call succeeds.
+   * @throws as {@link Policy.execute}, and `BALLAST_INVALID_ARGUMENT` when `recover` is not a function.
+   */
+  executeCallback<T>(
+    work: CallbackWork<T>,
+    options?: ExecuteOptions,
+    recover?: (error: unknown) => Promise<T> | T,
+  ): Promise<T>;
   stats(): PolicyStats;
 }
 

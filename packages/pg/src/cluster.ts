@@ -124,7 +124,7 @@ export class Cluster {
     return this.#onPrimary(text, values, options ?? {});
   }
 
-  /** @internal The write path shared by query/write/session writes: one promise besides the host's. */
+  /** @internal The write path shared by query/write/session writes: the policy's promise is the call's only one. */
   #onPrimary<R extends pg.QueryResultRow>(
     text: Statement<R>,
     values: readonly unknown[] | undefined,
@@ -134,11 +134,9 @@ export class Cluster {
     if (primary === undefined)
       return Promise.reject(primaryUnavailable('none is known (failover in progress?)'));
     const start = this.#o.clock.now();
-    return primary
-      .run<R>(text, values, options)
-      .then(undefined, (error: unknown) =>
-        this.#retryOnPrimary<R>(primary, text, values, options, start, error),
-      );
+    return primary.run<R>(text, values, options, (error) =>
+      this.#retryOnPrimary<R>(primary, text, values, options, start, error),
+    );
   }
 
   /**

@@ -138,21 +138,31 @@ export class Host {
     return this.role === 'replica' && this.healthFailures === 0 && this.health !== undefined;
   }
 
-  /** Runs one statement on this host under its policy; the connection goes back to the pool or is destroyed. */
+  /**
+   * Runs one statement on this host under its policy; the connection goes back to the pool or is destroyed.
+   * `recover` answers a failed call in place of its rejection (the cluster's retry on the primary) without a
+   * promise of its own when the statement succeeds.
+   */
   run<R extends pg.QueryResultRow>(
     text: Statement<R>,
     values: readonly unknown[] | undefined,
     options: RunOptions,
+    recover?: (error: unknown) => Promise<pg.QueryResult<R>>,
   ): Promise<pg.QueryResult<R>> {
     const start = this.#clock.now();
     const callerSignal = options.signal;
-    return this.policy.execute((ctx) => this.#attempt<R>(text, values, ctx, callerSignal, start), options);
+    return this.policy.executeCallback<pg.QueryResult<R>>(
+      (ctx, done) => this.#attempt<R>(text, values, ctx, callerSignal, start, done),
+      options,
+      recover,
+    );
   }
 
   /**
-   * The statement on a connection. With an idle connection at hand it runs on pg's callback API under one
-   * promise; otherwise it waits for a connection. `outstanding` counts statements holding or awaiting a
-   * connection of this host; the latency sample runs from the call (limiter queue included).
+   * The statement on a connection. With an idle connection at hand it runs on pg's callback API, answering
+   * `done` from pg's callback: the call's only promise is the policy's. Otherwise it waits for a connection.
+   * `outstanding` counts statements holding or awaiting a connection of this host; the latency sample runs from
+   * the call (limiter queue included).
    */
   #attempt<R extends pg.QueryResultRow>(
     text: Statement<R>,
@@ -160,7 +170,8 @@ export class Host {
     ctx: AttemptContext,
     callerSignal: AbortSignal | undefined,
     start: number,
-  ): Promise<pg.QueryResult<R>> {
+    done: (error: unknown, result?: pg.QueryResult<R>) => void,
+  ): void {
     // endSignal, not signal: it ends at the same moment (deadline or caller abort) without an AbortController.
     const ends =
       ctx.deadlineAt === Number.POSITIVE_INFINITY && callerSignal === undefined ? undefined : ctx.endSignal;
@@ -168,15 +179,16 @@ export class Host {
     // Only a statement that can still run takes the fast path; the pool's acquire answers the others (shed, aborted).
     const conn =
       ends?.aborted === true || ctx.deadlineAt <= this.#clock.now() ? undefined : this.pool.tryAcquire();
-    if (conn === undefined) return this.#attemptQueued<R>(text, values, ctx, ends, start);
-    return new Promise<pg.QueryResult<R>>((resolve, reject) => {
-      conn.submit<R>(text, values, ctx.deadlineAt, ends, (error, result) => {
-        if (error === undefined) {
-          conn.release();
-          this.#succeeded(start);
-          resolve(result as pg.QueryResult<R>);
-        } else reject(this.#failed(conn, error, ends, ctx));
-      });
+    if (conn === undefined) {
+      this.#attemptQueued<R>(text, values, ctx, ends, start).then((result) => done(undefined, result), done);
+      return;
+    }
+    conn.submit<R>(text, values, ctx.deadlineAt, ends, (error, result) => {
+      if (error === undefined) {
+        conn.release();
+        this.#succeeded(start);
+        done(undefined, result);
+      } else done(this.#failed(conn, error, ends, ctx));
     });
   }
 
