@@ -156,7 +156,10 @@ export class Cluster {
     const again = notExecuted(error) || (options.idempotent === true && retryableRead(error));
     const left = (options.deadlineMs ?? this.#o.timeoutMs) - (this.#o.clock.now() - start);
     const next = this.#primary;
-    if (!again || next === undefined || left <= 1) throw mapped;
+    // Refused by the same primary for load (shed) or known failure (open circuit): an instant retry there would
+    // only be refused again and count twice.
+    const refusedHere = next === primary && isRefusal(error);
+    if (!again || next === undefined || left <= 1 || refusedHere) throw mapped;
     // A pipelined statement runs once: a retry sends a fresh copy.
     const retried = text instanceof CapturedWrite ? text.renew() : text;
     try {
@@ -577,4 +580,10 @@ function describe(error: unknown): string {
  */
 export function createCluster(options: ClusterOptions): Cluster {
   return new Cluster(options);
+}
+
+/** The host's policy refused the statement before it ran: shed by its limiter, or its circuit is open. */
+function isRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'BALLAST_SHED' || code === 'BALLAST_CIRCUIT_OPEN';
 }

@@ -42,6 +42,8 @@ describe('overload and credentials', () => {
           ),
         );
       expect(await three(db)).toEqual(['ok', 'ok', 'BALLAST_SHED:queue-full']);
+      // Refused for load by the primary it would retry on: not retried there at once (it would count twice).
+      expect(db.stats().hosts[0]?.policy.counts).toMatchObject({ calls: 3, shed: 1 });
       expect(await three(defaults)).toEqual(['ok', 'ok', 'ok']);
       expect(db.stats().hosts[0]?.policy.limiter?.limit).toBe(1);
       // A key set to undefined keeps the host's own limit (Gradient2 up to pool.max), not core's default.
