@@ -17,8 +17,8 @@ async function connect(url: string): Promise<pg.Client> {
 /** The replica check the session sends in front of a read, on its own. */
 async function replayCheck(client: pg.Client, lsn: bigint): Promise<ReplayCheck> {
   const { rows } = await client.query(replayCheckSql(lsn));
-  const row = rows[0] as { caught_up: boolean; lsn: string | null; recv: string | null };
-  return parseReplayCheck(row.caught_up, row.lsn, row.recv);
+  const row = rows[0] as { caught_up: boolean; lsn: string | null; recv: string | null; paused: boolean };
+  return parseReplayCheck(row.caught_up, row.lsn, row.recv, row.paused);
 }
 
 async function waitFor<T>(

@@ -9,7 +9,9 @@ import { type PgConnection, PipelinedQuery } from './pipelined-query.js';
  * - `lsn`: its replay position (NULL if it has replayed nothing), to advance the session for monotonic reads and
  *   to update what the cluster knows of the replica;
  * - `recv`: its received position: WAL received but not yet replayed will be replayed in moments, WAL not even
- *   received may take a while (async commit, a slow link).
+ *   received may take a while (async commit, a slow link);
+ * - `paused`: replay is paused (`pg_wal_replay_pause()`, an operator or a backup tool): waiting cannot pay off.
+ *   Asked only on a standby (the function raises on a primary).
  *
  * The timeline is not checked here: only replicas whose health check reported the session's timeline are asked
  * (a standby changes timeline only by following a promotion, which the health checks see). Checking it per read
@@ -17,7 +19,8 @@ import { type PgConnection, PipelinedQuery } from './pipelined-query.js';
  */
 export function replayCheckSql(lsn: bigint): string {
   return `SELECT pg_is_in_recovery() AND COALESCE(pg_last_wal_replay_lsn() >= '${formatLsn(lsn)}'::pg_lsn, false) AS caught_up,
-  pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS recv`;
+  pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS recv,
+  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS paused`;
 }
 
 /** What the check found. Positions are -1 when the server has none (a primary, or nothing replayed yet). */
@@ -25,6 +28,8 @@ export interface ReplayCheck {
   caughtUp: boolean;
   lsn: bigint;
   received: bigint;
+  /** Replay is paused: the replica will not catch up until someone resumes it. */
+  paused: boolean;
 }
 
 /** The row of {@link replayCheckSql} as text fields (pg's text format) → {@link ReplayCheck}. */
@@ -32,11 +37,13 @@ export function parseReplayCheck(
   caughtUp: unknown,
   lsn: string | null | undefined,
   received: string | null | undefined,
+  paused: unknown,
 ): ReplayCheck {
   return {
     caughtUp: caughtUp === true || caughtUp === 't',
     lsn: lsn == null ? -1n : parseLsn(lsn),
     received: received == null ? -1n : parseLsn(received),
+    paused: paused === true || paused === 't',
   };
 }
 
@@ -125,7 +132,7 @@ export class ReplayCheckedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>
       return;
     }
     const fields = (msg as { fields: (string | null)[] }).fields;
-    this.check = parseReplayCheck(fields[0], fields[1], fields[2]);
+    this.check = parseReplayCheck(fields[0], fields[1], fields[2], fields[3]);
   }
 
   override handleCommandComplete(msg: unknown, connection: PgConnection): void {

@@ -252,18 +252,19 @@ export class Session {
         check = checked.check;
       } else {
         try {
-          const r = await host.run<{ caught_up: boolean; lsn: string | null; recv: string | null }>(
-            replayCheckSql(need),
-            undefined,
-            {
-              priority: options.priority,
-              deadlineMs: Math.max(1, budget - (clock.now() - start)),
-              signal: options.signal,
-              idempotent: true,
-            },
-          );
+          const r = await host.run<{
+            caught_up: boolean;
+            lsn: string | null;
+            recv: string | null;
+            paused: boolean;
+          }>(replayCheckSql(need), undefined, {
+            priority: options.priority,
+            deadlineMs: Math.max(1, budget - (clock.now() - start)),
+            signal: options.signal,
+            idempotent: true,
+          });
           const row = r.rows[0];
-          check = parseReplayCheck(row?.caught_up, row?.lsn, row?.recv);
+          check = parseReplayCheck(row?.caught_up, row?.lsn, row?.recv, row?.paused);
         } catch {
           if (attempt > 0) cluster.sessionWaited(host, clock.now() - start, false);
           return undefined;
@@ -278,9 +279,10 @@ export class Session {
         return result;
       }
       // Not even received yet: the WAL is still on its way (async commit flushes every wal_writer_delay); the
-      // primary answers sooner than the replica would.
+      // primary answers sooner than the replica would. Replay paused: it will not catch up at all.
       const received = check?.received ?? -1n;
-      const limit = received < need ? Math.min(budget, NOT_RECEIVED_WAIT_MS) : budget;
+      const hopeless = received < need || check?.paused === true;
+      const limit = hopeless ? Math.min(budget, NOT_RECEIVED_WAIT_MS) : budget;
       if (check === undefined || waited + delay >= limit) {
         if (attempt > 0) cluster.sessionWaited(host, waited, false);
         return undefined;
