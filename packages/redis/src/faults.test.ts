@@ -97,4 +97,23 @@ describe('faults through a FaultProxy', () => {
       await proxy.close();
     }
   });
+  it('close() while the connection was just reset reports nothing as an unhandled ioredis error', async () => {
+    const { proxy, url } = await proxied(shared, port);
+    const redis = createRedis({ url, name: 'close-after-reset', ...common });
+    const printed: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args.map(String).join(' '));
+    };
+    try {
+      expect(await redis.set(`faults:close:${process.pid}`, 'v')).toBe(true);
+      await proxy.set({ reset: true }); // the client still says 'ready': QUIT goes into a dead socket
+      await redis.close();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // ioredis reports socket errors a tick later
+    } finally {
+      console.error = original;
+      await proxy.close();
+    }
+    expect(printed.filter((line) => line.includes('Unhandled error event'))).toEqual([]);
+  });
 });

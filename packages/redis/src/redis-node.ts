@@ -254,6 +254,8 @@ export class RedisNode {
     this.#settleWaiters();
     if (!this.owned) return;
     const client = this.client;
+    // Our listeners are gone: a socket error during QUIT must not become ioredis's "Unhandled error event".
+    client.on('error', noop);
     if (client.status === 'ready') {
       let timer: unknown;
       await Promise.race([
