@@ -376,19 +376,19 @@ export class ComposedPolicy implements Policy {
           resolve(value as T);
           return;
         }
-        resolve(
-          this.#afterCallback(
-            work,
-            recover,
-            racing,
-            op,
-            priority,
-            idempotent,
-            start,
-            permit,
-            error,
-            breakerPermit,
-          ),
+        this.#afterCallback(
+          work,
+          recover,
+          racing,
+          op,
+          priority,
+          idempotent,
+          start,
+          permit,
+          error,
+          breakerPermit,
+          resolve,
+          reject,
         );
       };
       try {
@@ -404,8 +404,10 @@ export class ComposedPolicy implements Policy {
   }
 
   /**
-   * A failed first attempt of callback work: the slow path (retries, counts, permits), then `recover` — unless
-   * the race already answered the call with it (the deadline or the caller ended it first): never twice.
+   * A failed first attempt of callback work: the slow path (retries, counts, permits), then the call's answer —
+   * with `recover` unless the race already answered the call (the deadline or the caller ended it first; recover
+   * ran then): never twice. The slow path's promise is always listened to, so a failure after the race ended is
+   * never an unhandled rejection.
    */
   #afterCallback<T>(
     work: CallbackWork<T>,
@@ -418,14 +420,14 @@ export class ComposedPolicy implements Policy {
     permit: LimiterPermit | undefined,
     error: unknown,
     breakerPermit: number,
-  ): Promise<T> {
-    const rest = this.#slow(promised(work), op, priority, idempotent, start, permit, {
-      error,
-      breakerPermit,
-    });
-    if (recover === undefined) return rest;
-    return rest.then(undefined, (failure: unknown) =>
-      racing?.ended === undefined ? recover(failure) : (undefined as T),
+    resolve: (value: T | Promise<T>) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    this.#slow(promised(work), op, priority, idempotent, start, permit, { error, breakerPermit }).then(
+      resolve,
+      (failure: unknown) => {
+        if (racing?.ended === undefined) failWith(resolve, reject, recover, failure);
+      },
     );
   }
 

@@ -121,6 +121,33 @@ describe('Policy.executeCallback', () => {
     expect(policy.stats().limiter).toMatchObject({ inflight: 0 });
   });
 
+  it('without recover, a work failure after the deadline answered the call is not an unhandled rejection', async () => {
+    const clock = new ManualClock();
+    const policy = createPolicy({ clock, retry: false });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let done: Done<string> | undefined;
+      const call = policy.executeCallback<string>(
+        (_ctx, d) => {
+          done = d;
+        },
+        { deadlineMs: 100 },
+      );
+      clock.advance(100);
+      const error = await call.catch((e: unknown) => e);
+      expect(isBallastError(error) && error.code).toBe('BALLAST_DEADLINE_EXCEEDED');
+      done?.(reset()); // the driver reports its own failure afterwards (pg: the cancelled statement)
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      expect(policy.stats().limiter).toMatchObject({ inflight: 0 });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a recover that throws rejects the call with what it threw', async () => {
     const policy = createPolicy({ clock: new ManualClock(), retry: false });
     const mapped = new Error('mapped');
