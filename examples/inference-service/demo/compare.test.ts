@@ -51,4 +51,12 @@ describe('quickFailures', () => {
     expect(quickFailures(verdicts)).toEqual(['burst 5×: Ballast worse — chat goodput 10.0 vs 20.0 req/s']);
     expect(quickFailures(verdicts.slice(0, 1))).toEqual([]);
   });
+
+  it('fails on a Ballast instance that exited on its own, whatever the numbers', () => {
+    const verdicts = [verdictFor('steady', clientSummary(25, 12), clientSummary(25, 12))];
+    const crash = { instance: 'ballast-a', phase: 'burst 5×', what: 'exited with code 1: BallastError' };
+    expect(quickFailures(verdicts, [crash])).toEqual([
+      'burst 5×: ballast-a exited with code 1: BallastError',
+    ]);
+  });
 });

@@ -49,9 +49,18 @@ export function verdictFor(phase: string, ballast: ClientSummary, naive: ClientS
   };
 }
 
-/** What fails a `--quick` run: one line per phase where Ballast is worse (any stale read counts). */
-export function quickFailures(verdicts: readonly Verdict[]): string[] {
-  return verdicts
-    .filter((v) => v.outcome === 'worse')
-    .map((v) => `${v.phase}: Ballast worse — ${v.reasons.join('; ')}`);
+/**
+ * What fails a `--quick` run: one line per phase where Ballast is worse (any stale read counts), and one per
+ * Ballast instance that exited on its own (a crash is worse than any number).
+ */
+export function quickFailures(
+  verdicts: readonly Verdict[],
+  ballastIncidents: readonly { instance: string; phase: string; what: string }[] = [],
+): string[] {
+  return [
+    ...verdicts
+      .filter((v) => v.outcome === 'worse')
+      .map((v) => `${v.phase}: Ballast worse — ${v.reasons.join('; ')}`),
+    ...ballastIncidents.map((x) => `${x.phase}: ${x.instance} ${x.what}`),
+  ];
 }

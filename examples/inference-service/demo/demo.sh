@@ -6,11 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-EXTRA_APT=""
-if [[ " $* " == *" --screenshot "* ]] && ! command -v chromium >/dev/null 2>&1 \
-  && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
-  EXTRA_APT="chromium"
-fi
+# (--screenshot installs Chromium itself when it is missing: demo/screenshot.ts.)
 source .ci/prerequisites
 
 step "install"

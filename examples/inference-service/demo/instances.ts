@@ -52,6 +52,12 @@ export interface InstanceOptions {
 /** Every instance started and not yet exited, by its stop function. */
 const live = new Map<ChildProcess, () => Promise<void>>();
 
+// However the demo ends (an uncaught error included), no instance outlives it. testkit does the same for the
+// servers; a SIGKILL of the demo itself leaves the instances to exit when their servers are swept.
+process.on('exit', () => {
+  for (const child of live.keys()) child.kill('SIGKILL');
+});
+
 /** Stops every instance still running (SIGTERM, SIGKILL after 3 s): for an interrupted run. */
 export async function stopAllInstances(): Promise<void> {
   await Promise.all([...live.values()].map((stop) => stop()));

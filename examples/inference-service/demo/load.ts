@@ -45,7 +45,7 @@ export interface LoadOptions {
   /** The service's REQUEST_DEADLINE_MS; the client waits 1 s longer. */
   deadlineMs: number;
   rates: Rates;
-  /** Seeds the prompt sequence, so both modes send the same prompts in the same order. */
+  /** Seeds the prompt sequence, so both modes draw their prompts from the same sequence. */
   seed: number;
   /** `performance.now()` when the story started. */
   startedAt: number;

@@ -93,8 +93,8 @@ describe('decodePng', () => {
 
 /** A white RGB image with `blocks` of colour, each `[colour, pixel count]`. */
 function imageWith(blocks: [number[], number][]): Buffer {
-  const width = 100;
-  const height = 100;
+  const width = 250;
+  const height = 250;
   const pixels = new Uint8Array(width * height * 3).fill(255);
   let at = 0;
   for (const [rgb, count] of blocks) {
@@ -110,15 +110,15 @@ describe('checkRender', () => {
     const check = checkRender(
       decodePng(
         imageWith([
-          [[0x4e, 0x79, 0xa7], 300],
-          [[0xe1, 0x57, 0x59], 300],
+          [[0x4e, 0x79, 0xa7], 12_000],
+          [[0xe1, 0x57, 0x59], 12_000],
         ]),
       ),
       colours,
     );
     expect(check.ok).toBe(true);
-    expect(check.colourPixels).toEqual({ Ballast: 300, naive: 300 });
-    expect(check.nonWhite).toBeCloseTo(0.06, 5);
+    expect(check.colourPixels).toEqual({ Ballast: 12_000, naive: 12_000 });
+    expect(check.nonWhite).toBeCloseTo(0.384, 5);
   });
 
   it('fails a blank page', () => {
@@ -131,8 +131,24 @@ describe('checkRender', () => {
     const check = checkRender(
       decodePng(
         imageWith([
-          [[0x4e, 0x79, 0xa7], 600],
-          [[0, 0, 0], 300],
+          [[0x4e, 0x79, 0xa7], 12_000],
+          [[0, 0, 0], 3_000],
+        ]),
+      ),
+      colours,
+    );
+    expect(check.ok).toBe(false);
+    expect(check.message).toContain('colour of naive missing');
+  });
+
+  it('does not take the table’s mode markers alone for a chart', () => {
+    // The 4 px borders of the mode rows: a couple of thousand pixels, the charts tens of thousands.
+    const check = checkRender(
+      decodePng(
+        imageWith([
+          [[0x4e, 0x79, 0xa7], 12_000],
+          [[0xe1, 0x57, 0x59], 1_800],
+          [[0, 0, 0], 3_000],
         ]),
       ),
       colours,

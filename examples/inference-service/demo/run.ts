@@ -62,6 +62,7 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 async function main(): Promise<number> {
+  const startedAt = new Date().toISOString();
   const phases = storyPhases(phaseDurationMs(flags.quick), flags.quick);
   const rates = ratesFor(rate);
   const users = usersFor(phases, rate);
@@ -103,7 +104,7 @@ async function main(): Promise<number> {
   });
   const cpu = cpus();
   const report: RunReport = {
-    startedAt: new Date().toISOString(),
+    startedAt,
     quick: flags.quick,
     rates,
     users,
@@ -119,7 +120,10 @@ async function main(): Promise<number> {
     phases: phases.map((p) => ({ ...p, durationS: p.durationMs / 1000 })),
     modes: results,
     verdicts,
-    failures: quickFailures(verdicts),
+    failures: quickFailures(
+      verdicts,
+      results.filter((r) => r.mode === 'ballast').flatMap((r) => r.incidents),
+    ),
   };
   const htmlPath = join(outDir, 'report.html');
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -129,7 +133,7 @@ async function main(): Promise<number> {
   view.say(`\nreport: ${htmlPath}`);
   let code = 0;
   if (flags.quick && report.failures.length > 0) {
-    view.say(`\nFAIL: Ballast does worse than naive:\n  ${report.failures.join('\n  ')}`);
+    view.say(`\nFAIL: Ballast does worse than naive, or crashed:\n  ${report.failures.join('\n  ')}`);
     code = 1;
   }
   if (flags.screenshot) code = Math.max(code, checkReportScreenshot(htmlPath));

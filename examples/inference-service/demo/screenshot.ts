@@ -60,8 +60,11 @@ export interface RenderCheck {
 
 /** Below this share of non-white pixels the page counts as blank. */
 const MIN_NON_WHITE = 0.03;
-/** A colour counts as present with at least this many pixels close to it (a bar or a legend swatch). */
-const MIN_COLOUR_PIXELS = 200;
+/**
+ * A colour counts as present with at least this many pixels close to it: the charts' bars and lines (~60,000–
+ * 80,000 per mode in a full report), not the table's mode markers alone (4 px borders: under 2,000).
+ */
+const MIN_COLOUR_PIXELS = 10_000;
 /** Per-channel distance within which a pixel is "close" to a colour (anti-aliasing shifts edges a little). */
 const TOLERANCE = 24;
 

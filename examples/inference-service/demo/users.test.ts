@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HISTORY_LIMIT, isStaleRead, UserPool } from './users.js';
+import { HISTORY_LIMIT } from '../src/chat.js';
+import { isStaleRead, UserPool } from './users.js';
 
 describe('isStaleRead', () => {
   it('is stale when the history misses the message the request just wrote', () => {

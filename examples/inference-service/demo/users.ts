@@ -3,8 +3,7 @@
  * other instance than its previous one, and checks that every answer's history shows what it wrote before.
  */
 
-/** How many messages the chat reads back (step 2 of `POST /v1/chat`). */
-export const HISTORY_LIMIT = 20;
+import { HISTORY_LIMIT } from '../src/chat.js';
 
 /**
  * True when a chat's history read missed a write the user is owed (read-your-writes across instances): the

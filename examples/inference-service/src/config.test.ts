@@ -82,9 +82,11 @@ describe('loadConfig', () => {
       ...required,
       PG_REPLICA_URLS: 'postgres://app:s3cret@replica:notaport/app',
     }).message;
-    expect(message).toContain('PG_REPLICA_URLS');
-    expect(message).toContain('postgres://app:***@replica:notaport/app');
-    expect(message).not.toContain('s3cret');
+    expect(message).toBe('Invalid PG_REPLICA_URLS: expected a postgres:// or postgresql:// URL with a host');
+    // A password in the query string, on a URL refused for another reason (no host).
+    const query = errorOf({ ...required, PG_PRIMARY_URL: 'postgres:///app?password=s3cret' }).message;
+    expect(query).toContain('PG_PRIMARY_URL');
+    expect(query).not.toContain('s3cret');
     const redis = errorOf({ ...required, REDIS_URL: 'http://:r3dis@cache:6379' }).message;
     expect(redis).toContain('REDIS_URL');
     expect(redis).not.toContain('r3dis');
@@ -97,5 +99,13 @@ describe('maskUrl', () => {
       'a redis://:***@h:1 and postgres://u:***@h/db',
     );
     expect(maskUrl('postgres://u@h/db')).toBe('postgres://u@h/db');
+    expect(maskUrl('postgres://h/db?sslmode=require&password=s3cret&sslpassword=k3y')).toBe(
+      'postgres://h/db?sslmode=require&password=***&sslpassword=***',
+    );
+  });
+
+  it('accepts a Unix-socket URL (host in the query), as pg does', () => {
+    const config = loadConfig({ ...required, PG_PRIMARY_URL: 'postgres:///app?host=/var/run/postgresql' });
+    expect(config.pgPrimaryUrl).toBe('postgres:///app?host=/var/run/postgresql');
   });
 });

@@ -62,12 +62,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
 }
 
 /**
- * `text` with the password of every `scheme://user:password@` in it replaced by `***`: for anything that may
- * print a connection URL, including one too malformed to parse.
+ * `text` with the password of every `scheme://user:password@` and every `password=` / `sslpassword=` query
+ * parameter in it replaced by `***`: for anything that may print a connection URL, including one too malformed
+ * to parse.
  */
 export function maskUrl(text: string): string {
   // Greedy up to the last '@': a password containing '@' is masked whole rather than half-printed.
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)\S*@/gi, '$1***@');
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)\S*@/gi, '$1***@')
+    .replace(/([?&](?:ssl)?password=)[^&\s]*/gi, '$1***');
 }
 
 const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:'];
@@ -118,12 +121,16 @@ function parseNumber(
 function url(name: string, raw: string | undefined, protocols: string[]): string {
   if (raw === undefined || raw.trim() === '') throw new ConfigError(`Missing ${name}: it is required`);
   const expected = `a ${protocols.map((p) => `${p}//`).join(' or ')} URL`;
+  // The value is never echoed: a URL that does not parse may hide its password anywhere.
+  const refused = new ConfigError(`Invalid ${name}: expected ${expected} with a host`);
   let parsed: URL;
   try {
     parsed = new URL(raw);
   } catch {
-    throw invalid(name, expected, raw);
+    throw refused;
   }
-  if (!protocols.includes(parsed.protocol) || parsed.hostname === '') throw invalid(name, expected, raw);
+  // `postgres:///db?host=/var/run/postgresql`: a Unix socket, which pg accepts.
+  const host = parsed.hostname !== '' || parsed.searchParams.has('host');
+  if (!protocols.includes(parsed.protocol) || !host) throw refused;
   return raw;
 }

@@ -61,8 +61,9 @@ export function httpErrorOf(error: unknown): HttpError {
   if (isBallastError(error)) {
     if (REFUSALS.has(error.code)) {
       const refused = unavailable(error.code, error.retryAfterMs);
-      // Which dependency refused, and why (a shed's reason: 'limit', 'queue-full', 'deadline' …): log-safe names.
-      Object.assign(refused.body, { reason: error.reason, source: error.source });
+      // Why (a shed's reason: 'limit', 'queue-full', 'deadline' …); which host refused stays in the logs: clients
+      // need not learn the database's address.
+      Object.assign(refused.body, { reason: error.reason });
       return refused;
     }
     // Retries were due but the budget is spent: the dependency keeps failing, come back later.

@@ -2,11 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { request, servers, uniqueId } from './service.test-helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+
+/** Every process a test started: killed after it, so a failed assertion leaves none running. */
+const started: ChildProcess[] = [];
 
 /** `tsx src/main.ts` with `env` (on top of PATH only), as `pnpm start` runs it. */
 function startMain(env: Record<string, string>): { child: ChildProcess; stderr: () => string } {
@@ -15,6 +18,7 @@ function startMain(env: Record<string, string>): { child: ChildProcess; stderr: 
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.push(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -23,6 +27,10 @@ function startMain(env: Record<string, string>): { child: ChildProcess; stderr: 
 }
 
 describe('the process (src/main.ts)', () => {
+  afterEach(() => {
+    for (const child of started.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
   it('exits 2 with one line naming the invalid variable, password masked', async () => {
     const { child, stderr } = startMain({
       PG_PRIMARY_URL: 'postgres://app:hunter2@db:5432/app',
@@ -32,7 +40,7 @@ describe('the process (src/main.ts)', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(2);
     expect(stderr()).toBe(
-      'Invalid PG_REPLICA_URLS: expected a postgres:// or postgresql:// URL, received "postgres://app:***@replica:99999/app"\n',
+      'Invalid PG_REPLICA_URLS: expected a postgres:// or postgresql:// URL with a host\n',
     );
   });
 

@@ -33,7 +33,10 @@ console.log(
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    const timer = setTimeout(() => process.exit(0), CLOSE_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      console.error(`Shutdown did not finish within ${CLOSE_TIMEOUT_MS} ms: exiting anyway`);
+      process.exit(1);
+    }, CLOSE_TIMEOUT_MS);
     service.close().then(
       () => {
         clearTimeout(timer);

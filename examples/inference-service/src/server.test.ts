@@ -113,7 +113,6 @@ describe('HTTP layer', () => {
       error: 'BALLAST_SHED',
       retryAfterMs: 1000,
       reason: 'queue-full',
-      source: 'db:5432/app',
     });
 
     next = open;

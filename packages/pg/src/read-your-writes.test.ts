@@ -53,23 +53,22 @@ describe('read-your-writes sessions', () => {
   });
 
   it('a session read behind a paused replica goes to the primary at once instead of waiting out its budget', async () => {
-    const waits: number[] = [];
-    const off = db.on('session-wait', (e) => waits.push(e.waitedMs));
+    // Waiting on the replica ends with a session-wait event (its wait, caught up or not); going to the primary at
+    // once after the check in front of the read emits none.
+    const waits: { waitedMs: number; caughtUp: boolean }[] = [];
+    const off = db.on('session-wait', (e) => waits.push({ waitedMs: e.waitedMs, caughtUp: e.caughtUp }));
     try {
       await pgc.pauseReplay(0);
       const s = db.session();
       await s.write("INSERT INTO notes (session, body) VALUES (-2, 'paused')");
-      const started = performance.now();
       // Budget to wait for the replica: min(sessionWaitMaxMs 250, 25 % of 2 s) = 250 ms.
       const r = await s.read<{ rec: boolean; n: number }>(
         "SELECT pg_is_in_recovery() AS rec, count(*)::int AS n FROM notes WHERE body = 'paused'",
         [],
         { deadlineMs: 2_000 },
       );
-      const elapsedMs = performance.now() - started;
       expect(r.rows[0]).toEqual({ rec: false, n: 1 });
-      expect(elapsedMs).toBeLessThan(200); // not the 250 ms budget
-      for (const waited of waits) expect(waited).toBeLessThan(50);
+      expect(waits).toEqual([]);
     } finally {
       off();
       await pgc.resumeReplay(0);

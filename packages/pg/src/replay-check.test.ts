@@ -43,6 +43,7 @@ describe('ReplayCheckedQuery', () => {
     const result = await replica.query(q);
     expect(q.check?.caughtUp).toBe(true);
     expect(q.check?.lsn).toBeGreaterThanOrEqual(need);
+    expect(q.check?.paused).toBe(false);
     // Exactly what pg gives for the same statement: rows parsed with pg's types, fields, command.
     const plain = await replica.query('SELECT id, note, big FROM rc WHERE id = $1', [1]);
     expect(result.rows).toEqual(plain.rows);
@@ -114,6 +115,8 @@ describe('ReplayCheckedQuery', () => {
       expect(q.check?.caughtUp).toBe(false);
       expect(q.check?.lsn).toBeLessThan(need);
       expect(q.check?.received).toBeGreaterThanOrEqual(need);
+      // Replay is paused, and the check says so: waiting for this replica cannot pay off.
+      expect(q.check?.paused).toBe(true);
       // The stale answer the check protects against: the row is not there yet.
       expect(result.rows).toEqual([]);
     } finally {
@@ -144,7 +147,7 @@ describe('ReplayCheckedQuery', () => {
   it('on a primary the check never passes (it is not a standby)', async () => {
     const q = new ReplayCheckedQuery('SELECT 1 AS one', [], 0n);
     expect((await primary.query(q)).rows).toEqual([{ one: 1 }]);
-    expect(q.check).toEqual({ caughtUp: false, lsn: -1n, received: -1n });
+    expect(q.check).toEqual({ caughtUp: false, lsn: -1n, received: -1n, paused: false });
   });
 
   it("passes the read's error with its SQLSTATE and leaves the connection usable", async () => {
