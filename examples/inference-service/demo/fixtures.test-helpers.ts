@@ -1,4 +1,5 @@
-/** Builders of summaries for the tests of the comparison and the report. */
+/** Builders of summaries and counters for the tests of the comparison, the report and the live view. */
+import type { Counters } from './metrics.js';
 import type { ClientSummary, RouteSummary } from './summary.js';
 
 function route(goodputPerSec: number): RouteSummary {
@@ -22,5 +23,21 @@ export function clientSummary(chat: number, read: number, stale = 0): ClientSumm
     chat: { ...route(chat), stale, staleFlagged: stale, unsent: 0 },
     read: route(read),
     backfill: { ...route(1), rowsUpdated: 50, statementsShed: 0 },
+  };
+}
+
+/** A phase's service counters: zero but for the read-your-writes waits and fallbacks. */
+export function serviceCounters(rywWaits: number, rywFallbacks: number): Counters {
+  return {
+    shedInteractive: 0,
+    shedBatch: 0,
+    rywWaits,
+    rywFallbacks,
+    rywFromReplica: 0,
+    rywFromPrimary: 0,
+    staleReported: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    modelCalls: 0,
   };
 }

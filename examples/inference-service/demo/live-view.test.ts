@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { clientSummary } from './fixtures.test-helpers.js';
+import { clientSummary, serviceCounters } from './fixtures.test-helpers.js';
 import { LiveView, renderLive } from './live-view.js';
-import type { Counters } from './metrics.js';
 
-const service: Counters = {
-  shedInteractive: 0,
-  shedBatch: 0,
-  rywWaits: 12,
-  rywFallbacks: 3,
-  rywFromReplica: 0,
-  rywFromPrimary: 0,
-  staleReported: 0,
-  cacheHits: 0,
-  cacheMisses: 0,
-  modelCalls: 0,
-};
+const service = serviceCounters(12, 3);
 
 const state = {
   mode: 'ballast' as const,

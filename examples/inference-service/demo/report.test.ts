@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderBarChart } from './bar-chart.js';
 import { verdictFor } from './compare.js';
-import { clientSummary } from './fixtures.test-helpers.js';
-import type { Counters } from './metrics.js';
+import { clientSummary, serviceCounters } from './fixtures.test-helpers.js';
 import {
   MODE_STYLE,
   type Mode,
@@ -41,18 +40,7 @@ describe('renderBarChart', () => {
   });
 });
 
-const ZERO: Counters = {
-  shedInteractive: 0,
-  shedBatch: 0,
-  rywWaits: 3,
-  rywFallbacks: 1,
-  rywFromReplica: 0,
-  rywFromPrimary: 0,
-  staleReported: 0,
-  cacheHits: 0,
-  cacheMisses: 0,
-  modelCalls: 0,
-};
+const ZERO = serviceCounters(3, 1);
 
 function modeResult(mode: Mode, chat: number[]): ModeResult {
   return {

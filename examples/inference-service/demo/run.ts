@@ -15,14 +15,7 @@ import { playMode } from './play.js';
 import { MODE_STYLE, type Mode, type ModeResult, type RunReport, renderReportHtml } from './report.js';
 import { checkScreenshot, ensureChromium, screenshot } from './screenshot.js';
 import { type DemoServers, startServers } from './servers.js';
-import {
-  clearAllFaults,
-  DEFAULT_CHAT_RATE,
-  type Phase,
-  phaseDurationMs,
-  ratesFor,
-  storyPhases,
-} from './story.js';
+import { clearAllFaults, DEFAULT_CHAT_RATE, type Phase, ratesFor, storyPhases } from './story.js';
 
 const MODES: readonly Mode[] = ['ballast', 'naive'];
 const DEADLINE_MS = 1000;
@@ -63,7 +56,7 @@ process.on('SIGTERM', onSignal);
 
 async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
-  const phases = storyPhases(phaseDurationMs(flags.quick), flags.quick);
+  const phases = storyPhases(flags.quick);
   const rates = ratesFor(rate);
   const users = usersFor(phases, rate);
   const warmupMs = flags.quick ? 2_000 : 5_000;

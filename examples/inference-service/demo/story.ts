@@ -49,10 +49,9 @@ export function ratesFor(chatPerSec: number): Rates {
   return { chatPerSec, readPerSec: chatPerSec / 2, backfillPerSec: 1, backfillLimit: 50 };
 }
 
-/** Length of every phase: ≈ 90 s a mode in a full run, ≈ 25 s with `--quick`. */
-export function phaseDurationMs(quick: boolean): number {
-  return quick ? 3_500 : 13_000;
-}
+/** Length of a phase: ≈ 90 s a mode in a full run, ≈ 25 s with `--quick`. */
+const PHASE_MS = 13_000;
+const QUICK_PHASE_MS = 3_500;
 
 const PLAN: readonly Omit<Phase, 'durationMs'>[] = [
   { name: 'steady', title: 'steady', fault: 'none', loadFactor: 1 },
@@ -65,15 +64,16 @@ const PLAN: readonly Omit<Phase, 'durationMs'>[] = [
 ];
 
 /**
- * The phases in order, each `durationMs` long — but the full story's burst lasts half of that: long enough for
- * naive's queue to pass the deadline, short enough that its backlog clears early in the replica-lag phase, which
- * would otherwise show nothing but that backlog (with a 13 s burst naive answered no chat in time in the whole
+ * The phases in order, each a phase long — but the full story's burst lasts half of that: long enough for naive's
+ * queue to pass the deadline, short enough that its backlog clears early in the replica-lag phase, which would
+ * otherwise show nothing but that backlog (with a 13 s burst naive answered no chat in time in the whole
  * replica-lag phase). The quick story keeps the whole phase: naive's queue needs ~2 s to pass the deadline.
  */
-export function storyPhases(durationMs: number, quick: boolean): Phase[] {
+export function storyPhases(quick: boolean): Phase[] {
+  const durationMs = quick ? QUICK_PHASE_MS : PHASE_MS;
   return PLAN.map((p) => ({
     ...p,
-    durationMs: p.name === 'burst' && !quick ? Math.round(durationMs / 2) : durationMs,
+    durationMs: p.name === 'burst' && !quick ? durationMs / 2 : durationMs,
   }));
 }
 
